@@ -1,0 +1,7 @@
+//! EtcdHealth resource.
+
+mod spec;
+mod status;
+
+pub use spec::*;
+pub use status::*;

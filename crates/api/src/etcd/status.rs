@@ -1,0 +1,93 @@
+//! Observed health of the etcd members, written by the operator.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Verdict and per-member figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdHealthStatus {
+    /// The `metadata.generation` of the spec this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// "True" while a member's disk is slow (mirrors the SlowDisk condition, for `kubectl get`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_disk: Option<String>,
+    /// Worst p99 WAL fsync latency over the members, for people, for example `212ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_fsync_p99: Option<String>,
+    /// Worst p99 backend commit latency over the members, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_commit_p99: Option<String>,
+    /// Leader changes seen in the window, summed over the members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_changes: Option<i64>,
+    /// Since when the SlowDisk threshold has been exceeded without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_since: Option<Time>,
+    /// One entry per member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 9))]
+    pub members: Vec<MemberStatus>,
+    /// SlowDisk, LeaderUnstable, Reachable and Ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub conditions: Vec<Condition>,
+}
+
+/// Figures of one member over the window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// Member name from the spec (or the Prometheus `instance` label).
+    pub name: String,
+    /// Where its metrics were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// etcd server version (`etcd_server_version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// p99 WAL fsync latency in the window, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_fsync_p99_seconds: Option<f64>,
+    /// The histogram buckets enclosing that p99, for example `64ms-128ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_fsync_p99_bucket: Option<String>,
+    /// p99 backend commit latency in the window, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_commit_p99_seconds: Option<f64>,
+    /// The histogram buckets enclosing that p99.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_commit_p99_bucket: Option<String>,
+    /// Fraction (0-1) of WAL fsyncs in the window slower than the slow threshold's bucket bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_fsync_slow_fraction: Option<f64>,
+    /// Number of WAL fsyncs in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_fsyncs: Option<i64>,
+    /// Whether the member has a leader (`etcd_server_has_leader`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_leader: Option<bool>,
+    /// Leader changes seen in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_changes: Option<i64>,
+    /// Heartbeats the member failed to send in the window (leader only; a slow disk is the usual cause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_send_failures: Option<i64>,
+    /// Applies slower than 100ms in the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_applies: Option<i64>,
+    /// Size of the backend database, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_size_bytes: Option<i64>,
+    /// Backend quota, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<i64>,
+    /// When its metrics were last read successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scrape: Option<Time>,
+    /// Why the last read failed (unset when it succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

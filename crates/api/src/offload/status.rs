@@ -1,0 +1,133 @@
+//! Observed state of an OffloadPolicy, written by the operator.
+//!
+//! The decision timers live here so that a restarted operator, or a new leader, resumes them.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::spec::BackendName;
+
+/// Most recent transitions kept in `status.recentTransitions`.
+pub const MAX_RECENT_TRANSITIONS: usize = 20;
+
+/// What the operator observed and decided.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OffloadPolicyStatus {
+    /// The `metadata.generation` of the spec this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Local, Offloaded, Pinned, Suspended or Degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The backend the workload is pointed at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_backend: Option<BackendName>,
+    /// The vAccel RPC address the workload is pointed at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_endpoint: Option<String>,
+    /// The latest telemetry sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+    /// Since when an offload rule has been violated without a break (unset while none is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violating_since: Option<Time>,
+    /// Since when every recovery rule has held without a break (unset while one does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_since: Option<Time>,
+    /// Since when telemetry has given no usable sample (unset while it does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data_since: Option<Time>,
+    /// The most recent switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition: Option<Transition>,
+    /// The latest switches, newest last, at most 20; used for the hourly switch budget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub recent_transitions: Vec<Transition>,
+    /// Where the target runs, from its Karmada ResourceBinding (empty without Karmada).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<Propagation>,
+    /// Ready, TelemetryAvailable, TargetFound, OffloadTargetHealthy and Actuated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub conditions: Vec<Condition>,
+}
+
+/// Summary phase shown by `kubectl get`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Phase {
+    /// Running on the local backend.
+    Local,
+    /// Running on the offload backend.
+    Offloaded,
+    /// Held on a backend by `spec.pin`.
+    Pinned,
+    /// `spec.suspend` is set.
+    Suspended,
+    /// Something prevents the policy from working; see the conditions.
+    Degraded,
+}
+
+/// A telemetry sample.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Observed {
+    /// Frame rate, frames per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    /// Inference latency, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_seconds: Option<f64>,
+    /// Inference latency for people, for example `212ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<String>,
+    /// Timestamp of the sample (from the telemetry source, not the time it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_time: Option<Time>,
+}
+
+/// One switch between backends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    /// When the switch was made.
+    pub time: Time,
+    /// Backend before the switch.
+    pub from: BackendName,
+    /// Backend after the switch.
+    pub to: BackendName,
+    /// Machine-readable cause, for example `FpsBelowThreshold` or `Recovered`.
+    pub reason: String,
+    /// The decision in one sentence, with the numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Propagation of the target to member clusters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Propagation {
+    /// One entry per member cluster the target is scheduled to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128))]
+    pub clusters: Vec<ClusterStatus>,
+}
+
+/// State of the target in one member cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// Member cluster name.
+    pub name: String,
+    /// Healthy, Unhealthy or Unknown, as Karmada reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Whether Karmada applied the latest template there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<bool>,
+    /// Ready replicas there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+}

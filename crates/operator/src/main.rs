@@ -1,0 +1,26 @@
+//! continuum-operator binary: a thin shell over the library modules.
+
+use clap::Parser;
+
+mod cli;
+mod crdgen;
+mod error;
+mod run;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    cli::init_tracing(&cli.log_format);
+    let result = match cli.command {
+        cli::Command::Crd(args) => crdgen::main(&args),
+        cli::Command::Run(args) => run::main(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "continuum-operator failed");
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
