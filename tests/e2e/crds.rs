@@ -16,7 +16,15 @@ fn kubectl_sees_the_stamped_kubernetes_version() {
 fn crds_are_established_and_kubectl_get_prints_the_printer_columns() {
     let cp = control_plane();
     for crd in ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"] {
-        let out = cp.kubectl_output(&["get", "crd", crd, "-o", "jsonpath={.status.conditions[?(@.type==\"Established\")].status}"]).unwrap_or_else(|e| panic!("{e}"));
+        let out = cp
+            .kubectl_output(&[
+                "get",
+                "crd",
+                crd,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(stdout(&out), "True", "{crd}: {}", stderr(&out));
     }
     let ns = namespace("columns");

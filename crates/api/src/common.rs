@@ -47,4 +47,3 @@ pub struct TlsConfig {
     #[serde(default)]
     pub insecure_skip_verify: bool,
 }
-

@@ -13,9 +13,7 @@ pub(crate) fn duration_between(min: &str, max: &str) -> Rule {
     Rule::new(format!(
         "self.matches('{DURATION_RE}') && duration(self) >= duration('{min}') && duration(self) <= duration('{max}')"
     ))
-    .message(Message::Message(format!(
-        "must be a duration between {min} and {max}, written like 30s, 1m30s or 500ms"
-    )))
+    .message(Message::Message(format!("must be a duration between {min} and {max}, written like 30s, 1m30s or 500ms")))
 }
 
 /// A vAccel RPC address: `tcp://host:port`, `unix:///path` or `vsock://cid:port`.

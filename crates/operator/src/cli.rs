@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "continuum-operator", version, about = "vAccel offload policies and etcd disk health for Kubernetes and Karmada")]
+#[command(
+    name = "continuum-operator",
+    version,
+    about = "vAccel offload policies and etcd disk health for Kubernetes and Karmada"
+)]
 pub struct Cli {
     /// Log format.
     #[arg(long, env = "CONTINUUM_LOG_FORMAT", value_enum, default_value = "text", global = true)]
@@ -53,7 +57,8 @@ pub struct RunArgs {
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).
 pub fn init_tracing(format: &LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -7,8 +7,14 @@ pub enum Error {
     #[error("cannot render the CRDs as YAML: {0}")]
     Render(#[from] serde_yaml::Error),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, #[source] source: std::io::Error },
-    #[error("{0} is stale: regenerate it with `cargo run -p continuum-operator -- crd --write deploy/crds --write charts/continuum-operator/crds`")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{0} is stale: regenerate it with `cargo run -p continuum-operator -- crd --write deploy/crds --write charts/continuum-operator/crds`"
+    )]
     StaleCrd(PathBuf),
     #[error("cannot load the kubeconfig: {0}")]
     Kubeconfig(String),

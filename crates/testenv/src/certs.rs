@@ -34,10 +34,30 @@ pub fn generate(dir: &Path) -> Result<Certs> {
         sa_pub: p("sa.pub"),
     };
     let s = |path: &PathBuf| path.to_string_lossy().into_owned();
-    openssl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "7",
-        "-subj", "/CN=continuum-testenv-ca", "-keyout", &s(&certs.ca_key), "-out", &s(&certs.ca_cert)])?;
-    sign(&certs, "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
-        &certs.serving_key, &certs.serving_cert)?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "7",
+        "-subj",
+        "/CN=continuum-testenv-ca",
+        "-keyout",
+        &s(&certs.ca_key),
+        "-out",
+        &s(&certs.ca_cert),
+    ])?;
+    sign(
+        &certs,
+        "/CN=kube-apiserver",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
+        &certs.serving_key,
+        &certs.serving_cert,
+    )?;
     sign(&certs, "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth", &certs.admin_key, &certs.admin_cert)?;
     openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &s(&certs.sa_key)])?;
     openssl(&["pkey", "-in", &s(&certs.sa_key), "-pubout", "-out", &s(&certs.sa_pub)])?;
@@ -50,10 +70,37 @@ pub fn sign(ca: &Certs, subject: &str, extensions: &str, key: &Path, cert: &Path
     let ext = key.with_extension("ext");
     std::fs::write(&ext, format!("{extensions}\n")).map_err(io("writing the extensions file"))?;
     let s = |path: &Path| path.to_string_lossy().into_owned();
-    openssl(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
-        "-keyout", &s(key), "-out", &s(&csr)])?;
-    openssl(&["x509", "-req", "-in", &s(&csr), "-CA", &s(&ca.ca_cert), "-CAkey", &s(&ca.ca_key),
-        "-CAcreateserial", "-days", "7", "-extfile", &s(&ext), "-out", &s(cert)])?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        subject,
+        "-keyout",
+        &s(key),
+        "-out",
+        &s(&csr),
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&csr),
+        "-CA",
+        &s(&ca.ca_cert),
+        "-CAkey",
+        &s(&ca.ca_key),
+        "-CAcreateserial",
+        "-days",
+        "7",
+        "-extfile",
+        &s(&ext),
+        "-out",
+        &s(cert),
+    ])?;
     let _ = (std::fs::remove_file(&csr), std::fs::remove_file(&ext));
     Ok(())
 }

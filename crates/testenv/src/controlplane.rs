@@ -57,10 +57,22 @@ impl ControlPlane {
         let [client, peer, metrics, secure] = free_ports()?;
         let etcd_url = format!("http://127.0.0.1:{client}");
         let metrics_url = format!("http://127.0.0.1:{metrics}");
-        let etcd = Guarded::spawn("etcd", &binaries.etcd, &etcd_args(dir, &etcd_url, peer, &metrics_url), &dir.join("etcd.log"))?;
-        wait_for("etcd", &etcd, READY_LIMIT, || http_get(metrics, "/health").is_ok_and(|b| b.contains("\"health\":\"true\"")))?;
+        let etcd = Guarded::spawn(
+            "etcd",
+            &binaries.etcd,
+            &etcd_args(dir, &etcd_url, peer, &metrics_url),
+            &dir.join("etcd.log"),
+        )?;
+        wait_for("etcd", &etcd, READY_LIMIT, || {
+            http_get(metrics, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
+        })?;
         let server = format!("https://127.0.0.1:{secure}");
-        let apiserver = Guarded::spawn("kube-apiserver", &binaries.kube_apiserver, &apiserver_args(&certs, &etcd_url, secure), &dir.join("kube-apiserver.log"))?;
+        let apiserver = Guarded::spawn(
+            "kube-apiserver",
+            &binaries.kube_apiserver,
+            &apiserver_args(&certs, &etcd_url, secure),
+            &dir.join("kube-apiserver.log"),
+        )?;
         let kubeconfig = dir.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &server, &certs)?;
         let probe = |path: &str| kubectl_cmd(&binaries.kubectl, &kubeconfig).args(["get", "--raw", path]).output();
@@ -69,7 +81,14 @@ impl ControlPlane {
         })?;
         let start_to_ready = started.elapsed();
         let pids: Vec<u32> = [etcd.pid(), apiserver.pid()].into_iter().flatten().collect();
-        let janitor = Guarded::spawn_with_cleanup("janitor", Path::new("sleep"), &["2147483647".to_owned()], &dir.join("janitor.log"), Some(dir), &pids)?;
+        let janitor = Guarded::spawn_with_cleanup(
+            "janitor",
+            Path::new("sleep"),
+            &["2147483647".to_owned()],
+            &dir.join("janitor.log"),
+            Some(dir),
+            &pids,
+        )?;
         Ok(Self {
             dir: dir.to_owned(),
             kubeconfig,
@@ -117,6 +136,11 @@ impl ControlPlane {
     /// Log file of `etcd` or `kube-apiserver`.
     pub fn log(&self, component: &str) -> PathBuf {
         if component == "etcd" { self.etcd.log.clone() } else { self.apiserver.log.clone() }
+    }
+
+    /// Process ids of etcd and kube-apiserver.
+    pub fn pids(&self) -> Vec<u32> {
+        [self.etcd.pid(), self.apiserver.pid()].into_iter().flatten().collect()
     }
 
     /// Stops both servers and deletes the directory, waiting until that is done.
@@ -201,7 +225,12 @@ fn wait_for(component: &'static str, proc: &Guarded, limit: Duration, mut ready:
             return Ok(());
         }
         if !proc.is_running() || started.elapsed() > limit {
-            return Err(Error::NotReady { component, seconds: started.elapsed().as_secs(), log: proc.log.clone(), tail: tail(&proc.log, 30) });
+            return Err(Error::NotReady {
+                component,
+                seconds: started.elapsed().as_secs(),
+                log: proc.log.clone(),
+                tail: tail(&proc.log, 30),
+            });
         }
         std::thread::sleep(Duration::from_millis(100));
     }

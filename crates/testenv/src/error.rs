@@ -7,7 +7,11 @@ pub enum Error {
     #[error("cannot find a cache directory: set CONTINUUM_CACHE_DIR or HOME")]
     NoCacheDir,
     #[error("{what} failed: {source}")]
-    Io { what: String, #[source] source: std::io::Error },
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{command}` failed ({status}); last lines of {log}:\n{tail}")]
     Command { command: String, status: String, log: PathBuf, tail: String },
     #[error("`go mod download` printed no go.mod path for {0}")]

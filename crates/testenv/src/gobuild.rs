@@ -64,10 +64,8 @@ fn build_kubernetes(version: &str, bins: &Binaries) -> Result<()> {
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     let upstream_mod = download_go_mod("k8s.io/kubernetes", version, &dir)?;
     let (major, minor, staging_version) = versions::kube_parts(version);
-    let replaces: String = staging_modules(&upstream_mod)
-        .iter()
-        .map(|m| format!("\t{m} => {m} {staging_version}\n"))
-        .collect();
+    let replaces: String =
+        staging_modules(&upstream_mod).iter().map(|m| format!("\t{m} => {m} {staging_version}\n")).collect();
     let go_mod = format!(
         "module continuum.dev/controlplane-build/kubernetes\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes {version}\n\nreplace (\n{replaces})\n"
     );
@@ -158,7 +156,12 @@ fn go_build(dir: &Path, package: &str, ldflags: &str, out: &Path, label: &str) -
         std::thread::sleep(Duration::from_millis(500));
     };
     if !status.success() {
-        return Err(Error::Command { command: format!("go build {package}"), status: status.to_string(), tail: tail(&log, 30), log });
+        return Err(Error::Command {
+            command: format!("go build {package}"),
+            status: status.to_string(),
+            tail: tail(&log, 30),
+            log,
+        });
     }
     std::fs::rename(&partial, out).map_err(io(format!("moving {} into place", out.display())))?;
     eprintln!("continuum-testenv: built {label} in {}s", started.elapsed().as_secs());
@@ -173,7 +176,12 @@ fn log_file(path: &Path) -> Result<File> {
 fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<String> {
     let output = cmd.stderr(log_file(log)?).output().map_err(io(format!("running {what}")))?;
     if !output.status.success() {
-        return Err(Error::Command { command: what.to_owned(), status: output.status.to_string(), log: log.to_owned(), tail: tail(log, 30) });
+        return Err(Error::Command {
+            command: what.to_owned(),
+            status: output.status.to_string(),
+            log: log.to_owned(),
+            tail: tail(log, 30),
+        });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

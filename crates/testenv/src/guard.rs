@@ -52,7 +52,8 @@ impl Guarded {
         wait_for: &[u32],
     ) -> Result<Self> {
         let wait_pids: Vec<String> = wait_for.iter().map(u32::to_string).collect();
-        let out = File::options().create(true).append(true).open(log).map_err(io(format!("opening {}", log.display())))?;
+        let out =
+            File::options().create(true).append(true).open(log).map_err(io(format!("opening {}", log.display())))?;
         let err = out.try_clone().map_err(io("duplicating a log handle"))?;
         let pidfile = log.with_extension("pid");
         let supervisor = Command::new("sh")

@@ -1,6 +1,8 @@
 //! `continuum-testenv build` builds (once) and prints the control-plane binaries;
-//! `continuum-testenv up [--crds DIR]` starts a control plane, prints its kubeconfig and keeps it
-//! running until Ctrl-C or until stdin closes.
+//! `continuum-testenv up [--crds DIR] [--apply DIR --namespace NS] [-- CMD ARGS..]` starts a
+//! control plane, applies CRDs and manifests, prints its kubeconfig, then runs CMD (with
+//! KUBECONFIG set) or waits until Ctrl-C or until stdin closes; `continuum-testenv bench [RUNS]` prints the
+//! median start-to-ready time of a control plane with cached binaries.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,8 +13,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("build") => build(),
         Some("up") => up(&args[1..]),
+        Some("bench") => bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5)),
         _ => {
-            eprintln!("usage: continuum-testenv build | up [--crds DIR]");
+            eprintln!(
+                "usage: continuum-testenv build | up [--crds DIR] [--apply DIR --namespace NS] [-- CMD ARGS..] | bench [RUNS]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -27,23 +32,95 @@ fn main() -> ExitCode {
 
 fn build() -> continuum_testenv::Result<()> {
     let bins = continuum_testenv::gobuild::ensure()?;
-    println!("etcd={}\nkube-apiserver={}\nkubectl={}", bins.etcd.display(), bins.kube_apiserver.display(), bins.kubectl.display());
+    println!(
+        "etcd={}\nkube-apiserver={}\nkubectl={}",
+        bins.etcd.display(),
+        bins.kube_apiserver.display(),
+        bins.kubectl.display()
+    );
     Ok(())
 }
 
 fn up(args: &[String]) -> continuum_testenv::Result<()> {
+    let (own, command) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &args[args.len()..]),
+    };
+    let flag = |name: &str| own.iter().position(|a| a == name).and_then(|i| own.get(i + 1));
     let cp = continuum_testenv::ControlPlane::start()?;
-    if let Some(i) = args.iter().position(|a| a == "--crds") {
-        if let Some(dir) = args.get(i + 1) {
-            cp.apply_crds(&PathBuf::from(dir))?;
-        }
+    if let Some(dir) = flag("--crds") {
+        cp.apply_crds(&PathBuf::from(dir))?;
+        eprintln!("continuum-testenv: CRDs from {dir} applied and Established");
+    }
+    if let Some(dir) = flag("--apply") {
+        let ns = flag("--namespace").map_or("default", String::as_str);
+        apply_dir(&cp, dir, ns)?;
     }
     println!("kubeconfig={}", cp.kubeconfig.display());
     println!("server={}", cp.server);
     println!("kubectl={}", cp.binaries.kubectl.display());
-    eprintln!("continuum-testenv: control plane ready in {:.1}s; close stdin or press Ctrl-C to stop", cp.start_to_ready.as_secs_f64());
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+    eprintln!(
+        "continuum-testenv: control plane ready in {:.1}s. Try:\n  {} --kubeconfig {} get offloadpolicies,etcdhealths -A",
+        cp.start_to_ready.as_secs_f64(),
+        cp.binaries.kubectl.display(),
+        cp.kubeconfig.display()
+    );
+    if let Some((program, rest)) = command.split_first() {
+        eprintln!("continuum-testenv: running {program} until it exits (Ctrl-C stops everything)");
+        let status = std::process::Command::new(program)
+            .args(rest)
+            .env("KUBECONFIG", &cp.kubeconfig)
+            .status()
+            .map_err(|source| continuum_testenv::Error::Io { what: format!("running {program}"), source })?;
+        eprintln!("continuum-testenv: {program} exited ({status}); stopping the control plane");
+    } else {
+        eprintln!("continuum-testenv: close stdin (Ctrl-D) or press Ctrl-C to stop");
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    }
     cp.stop();
+    Ok(())
+}
+
+fn apply_dir(cp: &continuum_testenv::ControlPlane, dir: &str, ns: &str) -> continuum_testenv::Result<()> {
+    let out = cp.kubectl_output(&["create", "namespace", ns])?;
+    if !out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("AlreadyExists") {
+        eprintln!("continuum-testenv: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let out = cp.kubectl_output(&["apply", "--server-side", "-n", ns, "-f", dir])?;
+    eprint!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(continuum_testenv::Error::Command {
+            command: format!("kubectl apply -n {ns} -f {dir}"),
+            status: out.status.to_string(),
+            log: PathBuf::from("(stderr)"),
+            tail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+fn bench(runs: usize) -> continuum_testenv::Result<()> {
+    continuum_testenv::gobuild::ensure()?;
+    let mut secs = Vec::with_capacity(runs);
+    for run in 1..=runs.max(1) {
+        let cp = continuum_testenv::ControlPlane::start()?;
+        let s = cp.start_to_ready.as_secs_f64();
+        eprintln!("run {run}: start-to-ready {s:.2}s");
+        secs.push(s);
+        cp.stop();
+    }
+    secs.sort_by(f64::total_cmp);
+    let median = secs[secs.len() / 2];
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!(
+        "control plane (etcd {} + kube-apiserver {}) start-to-ready over {} runs: median {median:.2}s, min {:.2}s, max {:.2}s ({cpus} CPUs)",
+        continuum_testenv::versions::etcd(),
+        continuum_testenv::versions::kubernetes(),
+        secs.len(),
+        secs[0],
+        secs[secs.len() - 1]
+    );
     Ok(())
 }

@@ -1,0 +1,17 @@
+# Multi-stage build of a static continuum-operator binary on a minimal, non-root base image.
+# Build: docker build -t continuum-operator:dev .
+FROM rust:1.95-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends musl-tools && rm -rf /var/lib/apt/lists/* \
+ && rustup target add x86_64-unknown-linux-musl
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY crates crates
+COPY tests tests
+RUN cargo build --release --locked -p continuum-operator --target x86_64-unknown-linux-musl \
+ && cp target/x86_64-unknown-linux-musl/release/continuum-operator /continuum-operator
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /continuum-operator /usr/local/bin/continuum-operator
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/continuum-operator"]
+CMD ["run"]
