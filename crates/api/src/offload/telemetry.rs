@@ -45,8 +45,9 @@ pub struct Telemetry {
     #[schemars(length(max = 32))]
     #[x_kube(validation = rules::duration_between("1s", "1h"))]
     pub max_sample_age: Duration,
-    /// What to do while there is no usable sample: `Hold` keeps the current backend (default),
+    /// What to do while there is no usable sample: `Hold` keeps the current backend,
     /// `Local` falls back to the local backend, `Offload` treats missing data as a violation.
+    /// Default: Hold.
     #[serde(default)]
     pub on_no_data: OnNoData,
 }
