@@ -16,7 +16,9 @@ fn walk(path: &str, schema: &Value, f: &mut dyn FnMut(&str, &Value)) {
     }
 }
 
-fn schema_of(crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition) -> Value {
+fn schema_of(
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> Value {
     let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
     serde_json::to_value(schema).unwrap_or_default()
 }

@@ -58,6 +58,7 @@ fn up(args: &[String]) -> continuum_testenv::Result<()> {
     }
     println!("kubeconfig={}", cp.kubeconfig.display());
     println!("server={}", cp.server);
+    println!("etcd_metrics={}", cp.etcd_metrics_url);
     println!("kubectl={}", cp.binaries.kubectl.display());
     eprintln!(
         "continuum-testenv: control plane ready in {:.1}s. Try:\n  {} --kubeconfig {} get offloadpolicies,etcdhealths -A",
