@@ -1,0 +1,219 @@
+//! The sentences behind each verdict: member, figure, threshold, since when, impact, fix.
+
+use super::{Level, MemberReading, P99, PodTrouble, State, Thresholds, Tri, Verdict};
+use crate::format::{rfc3339, seconds, span};
+
+/// What to do about a slow etcd disk.
+pub const REMEDY: &str = "Fix: put etcd's data directory on a dedicated SSD or NVMe with no other heavy writers; \
+on ZFS, for state you can afford to lose, set sync=disabled, recordsize=8k, compression=lz4 and atime=off; \
+raise etcd's I/O priority with `ionice -c2 -n0 -p $(pgrep etcd)`; give etcd's liveness probe a timeout that \
+does not restart a merely slow etcd; benchmark the disk with `fio --rw=write --ioengine=sync --fdatasync=1 \
+--directory=<etcd data dir> --size=22m --bs=2300 --name=etcd-disk` (p99 fdatasync should be under 10ms).";
+
+const IMPACT: &str = "Slow fsyncs make etcd miss heartbeats and lose its leader, and the API servers and \
+controllers that depend on it time out and restart.";
+
+pub(super) struct Context<'a> {
+    pub t: &'a Thresholds,
+    pub member: &'a MemberReading,
+    pub which: &'static str,
+    pub p99: P99,
+    pub threshold: f64,
+    pub level: Level,
+    pub pods: &'a [PodTrouble],
+    pub now_ms: i64,
+}
+
+fn bucket(p: &P99) -> String {
+    if p.upper.is_infinite() {
+        format!("above the largest bucket, {}", seconds(p.lower))
+    } else {
+        format!("bucket {}-{}", seconds(p.lower), seconds(p.upper))
+    }
+}
+
+fn window(t: &Thresholds) -> String {
+    span((t.window_ms / 1000).max(0) as u64)
+}
+
+fn pods_sentence(pods: &[PodTrouble], t: &Thresholds) -> String {
+    let mut troubled: Vec<&PodTrouble> = pods.iter().filter(|p| p.restarts > 0 || p.liveness_failures > 0).collect();
+    if troubled.is_empty() {
+        return String::new();
+    }
+    troubled.sort_by(|a, b| b.restarts.cmp(&a.restarts).then(b.liveness_failures.cmp(&a.liveness_failures)));
+    let parts: Vec<String> = troubled
+        .iter()
+        .take(3)
+        .map(|p| match (p.restarts, p.liveness_failures) {
+            (r, 0) => format!("{} restarted {r}x", p.pod),
+            (0, l) => format!("{} failed {l} liveness probes", p.pod),
+            (r, l) => format!("{} restarted {r}x and failed {l} liveness probes", p.pod),
+        })
+        .collect();
+    let more = if troubled.len() > 3 { format!(" (and {} more pods)", troubled.len() - 3) } else { String::new() };
+    format!("In the last {}, {}{more}. ", window(t), parts.join(", "))
+}
+
+pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
+    let m = &c.member.name;
+    let figure = format!("p99 {} latency {} ({})", c.which, seconds(c.p99.value), bucket(&c.p99));
+    let fraction = c
+        .member
+        .wal_fsync_slow_fraction
+        .filter(|(f, _)| *f > 0.0)
+        .map(|(f, bound)| format!(" {:.0}% of WAL fsyncs took longer than {}.", f * 100.0, seconds(bound)))
+        .unwrap_or_default();
+    let for_ = span((c.t.for_ms / 1000).max(0) as u64);
+    if state.slow {
+        let since = state.slow_since_ms.map(rfc3339).unwrap_or_else(|| "now".into());
+        let critical = if c.level == Level::Critical {
+            format!(", critical (over {})", seconds(c.t.critical))
+        } else {
+            String::new()
+        };
+        let recovering = match state.clear_since_ms {
+            Some(clear) => format!(
+                " It has been back under the threshold since {}; SlowDisk clears once that lasts {for_}.",
+                rfc3339(clear)
+            ),
+            None => String::new(),
+        };
+        let reason = if c.which == "WAL fsync" { "WalFsyncSlow" } else { "BackendCommitSlow" };
+        return Verdict {
+            status: Tri::True,
+            reason,
+            message: format!(
+                "etcd member {m} has a slow disk: {figure} is over the {} threshold{critical}, slow since {since} (last {}).{fraction}{recovering} {}{IMPACT} {REMEDY}",
+                seconds(c.threshold),
+                window(c.t),
+                pods_sentence(c.pods, c.t),
+            ),
+        };
+    }
+    match c.level {
+        Level::Slow | Level::Critical => {
+            let since = state.slow_since_ms.unwrap_or(c.now_ms);
+            Verdict {
+                status: Tri::False,
+                reason: "SlowDiskPending",
+                message: format!(
+                    "etcd member {m}: {figure} has been over the {} threshold since {}; SlowDisk turns True once that lasts {for_}.{fraction}",
+                    seconds(c.threshold),
+                    rfc3339(since)
+                ),
+            }
+        }
+        Level::Advisory => Verdict {
+            status: Tri::False,
+            reason: "AboveRecommendation",
+            message: format!(
+                "etcd member {m}: {figure} is under the {} threshold but above etcd's recommendation (WAL fsync p99 < {}, backend commit p99 < {}); keep an eye on the disk.",
+                seconds(c.threshold),
+                seconds(c.t.advisory_wal_fsync_p99),
+                seconds(c.t.advisory_backend_commit_p99)
+            ),
+        },
+        Level::Ok => Verdict {
+            status: Tri::False,
+            reason: "DiskFast",
+            message: format!(
+                "The slowest member, {m}, has {figure}, within etcd's recommendation; no member's disk is slow."
+            ),
+        },
+    }
+}
+
+pub(super) fn no_figures(prev: &State, members: &[MemberReading]) -> Verdict {
+    let failing: Vec<&str> = members.iter().filter(|m| m.error.is_some()).map(|m| m.name.as_str()).collect();
+    let held = if prev.slow { " SlowDisk was True at the last reading; its timers are kept." } else { "" };
+    if !members.is_empty() && failing.len() == members.len() {
+        return Verdict {
+            status: Tri::Unknown,
+            reason: "MembersUnreachable",
+            message: format!("No disk figures: no member could be read ({}).{held}", failing.join(", ")),
+        };
+    }
+    Verdict {
+        status: Tri::Unknown,
+        reason: "WaitingForData",
+        message: format!("No disk figures yet: quantiles need two scrapes of a member inside the window.{held}"),
+    }
+}
+
+pub(super) fn leader(t: &Thresholds, members: &[MemberReading]) -> Verdict {
+    if let Some(m) = members.iter().find(|m| m.has_leader == Some(false)) {
+        return Verdict {
+            status: Tri::True,
+            reason: "NoLeader",
+            message: format!(
+                "etcd member {} has no leader: the cluster cannot commit writes until one is elected.",
+                m.name
+            ),
+        };
+    }
+    let changes = members.iter().filter_map(|m| Some((m, m.leader_changes?))).max_by(|a, b| a.1.total_cmp(&b.1));
+    match changes {
+        Some((m, n)) if n >= t.leader_changes => {
+            let failures = m
+                .heartbeat_send_failures
+                .filter(|f| *f > 0.0)
+                .map(|f| format!(" and failed to send {f:.0} heartbeats"))
+                .unwrap_or_default();
+            Verdict {
+                status: Tri::True,
+                reason: "FrequentLeaderChanges",
+                message: format!(
+                    "etcd member {} saw {n:.0} leader changes{failures} in the last {} (threshold {:.0}); members miss heartbeats when their disk or network is slow.",
+                    m.name,
+                    window(t),
+                    t.leader_changes
+                ),
+            }
+        }
+        Some((_, n)) => Verdict {
+            status: Tri::False,
+            reason: "Stable",
+            message: format!("Every member has a leader; at most {n:.0} leader changes in the last {}.", window(t)),
+        },
+        None => Verdict { status: Tri::Unknown, reason: "WaitingForData", message: "No leader figures yet.".into() },
+    }
+}
+
+pub(super) fn reachable(members: &[MemberReading]) -> Verdict {
+    let failing: Vec<String> =
+        members.iter().filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.name))).collect();
+    if members.is_empty() {
+        return Verdict { status: Tri::Unknown, reason: "NoMembers", message: "No members to read.".into() };
+    }
+    if failing.is_empty() {
+        return Verdict {
+            status: Tri::True,
+            reason: "AllMembersAnswered",
+            message: format!("All {} members answered their last scrape.", members.len()),
+        };
+    }
+    Verdict {
+        status: Tri::False,
+        reason: "ScrapeFailed",
+        message: format!("{} of {} members could not be read: {}.", failing.len(), members.len(), failing.join("; ")),
+    }
+}
+
+pub(super) fn ready(members: &[MemberReading], have_figures: bool) -> Verdict {
+    if members.iter().any(|m| m.error.is_some()) {
+        return Verdict {
+            status: Tri::False,
+            reason: "MembersUnreachable",
+            message: "Some members could not be read; see Reachable.".into(),
+        };
+    }
+    if !have_figures {
+        return Verdict {
+            status: Tri::False,
+            reason: "WaitingForWindow",
+            message: "Collecting a second scrape to compute quantiles over the window.".into(),
+        };
+    }
+    Verdict { status: Tri::True, reason: "Evaluated", message: "Every member was read and evaluated.".into() }
+}
