@@ -31,6 +31,8 @@ pub enum Command {
     Crd(CrdArgs),
     /// Connect to the cluster, check that the CRDs are established, and run the controllers.
     Run(RunArgs),
+    /// One-shot etcd disk diagnosis without a cluster: scrape a member twice and judge.
+    CheckEtcd(CheckEtcdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +54,37 @@ pub struct RunArgs {
     /// Wait at most this many seconds for the CRDs to be established before failing.
     #[arg(long, env = "CONTINUUM_CRD_WAIT_SECONDS", default_value_t = 60)]
     pub crd_wait_seconds: u64,
+    /// Address of the /metrics and /healthz endpoint.
+    #[arg(long, env = "CONTINUUM_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckEtcdArgs {
+    /// Metrics URL of an etcd member, e.g. http://127.0.0.1:2381/metrics (repeat for each member).
+    #[arg(long = "url", required = true)]
+    pub urls: Vec<String>,
+    /// Time between the two scrapes; the quantiles cover this span.
+    #[arg(long, default_value = "30s")]
+    pub duration: kube::core::Duration,
+    /// PEM CA bundle for https URLs.
+    #[arg(long)]
+    pub cacert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM key of the client certificate.
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Do not verify the server certificate (tests only).
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+    /// p99 WAL fsync latency above which the disk is slow.
+    #[arg(long, default_value = "100ms")]
+    pub wal_fsync_threshold: kube::core::Duration,
+    /// p99 backend commit latency above which the disk is slow.
+    #[arg(long, default_value = "100ms")]
+    pub backend_commit_threshold: kube::core::Duration,
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).

@@ -18,6 +18,8 @@ pub enum Error {
     StaleCrd(PathBuf),
     #[error("cannot load the kubeconfig: {0}")]
     Kubeconfig(String),
+    #[error("{0}")]
+    Setup(String),
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kube::Error),
     #[error("CRD {name} is not established after {seconds}s: {detail}")]

@@ -2,9 +2,12 @@
 
 use clap::Parser;
 
+mod check_etcd;
 mod cli;
 mod crdgen;
 mod error;
+mod etcd;
+mod metrics;
 mod run;
 
 #[tokio::main]
@@ -14,6 +17,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Crd(args) => crdgen::main(&args),
         cli::Command::Run(args) => run::main(args).await,
+        cli::Command::CheckEtcd(args) => return check_etcd::main(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

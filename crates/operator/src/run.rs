@@ -20,9 +20,23 @@ pub async fn main(args: RunArgs) -> Result<()> {
         wait_established(&client, &name, Duration::from_secs(args.crd_wait_seconds)).await?;
         tracing::info!(crd = %name, "CRD is established");
     }
-    tracing::info!("ready; no controllers are enabled in this build yet, waiting for a signal");
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", args.metrics_addr)))?;
+    tracing::info!(addr = %args.metrics_addr, "serving /metrics and /healthz");
+    tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let etcd = tokio::spawn(crate::etcd::run(client.clone(), metrics, stopped));
+    tracing::info!("ready; controllers running: EtcdHealth");
     shutdown_signal().await;
     tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), etcd).await;
     Ok(())
 }
 

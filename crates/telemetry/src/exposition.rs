@@ -45,7 +45,7 @@ pub fn parse_filtered<'a>(page: &'a str, mut keep: impl FnMut(&str) -> bool) -> 
             continue;
         }
         let err = |reason| ParseError { line: i + 1, reason };
-        let name_end = line.find(|c: char| c == '{' || c == ' ' || c == '\t').ok_or(err("no value"))?;
+        let name_end = line.find(['{', ' ', '\t']).ok_or(err("no value"))?;
         let name = &line[..name_end];
         if !valid_name(name) {
             return Err(err("invalid metric name"));

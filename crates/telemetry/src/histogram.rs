@@ -76,7 +76,7 @@ impl Histogram {
     /// as the highest finite bound. `None` without observations.
     pub fn quantile(&self, q: f64) -> Option<Quantile> {
         let n = self.observations();
-        if self.buckets.len() < 2 || !(n > 0.0) || !(0.0..=1.0).contains(&q) {
+        if self.buckets.len() < 2 || n.is_nan() || n <= 0.0 || !(0.0..=1.0).contains(&q) {
             return None;
         }
         // Counts can be slightly non-monotonic in scraped data; PromQL fixes that the same way.
@@ -106,7 +106,7 @@ impl Histogram {
     /// between its bounds, so this is the honest lower estimate.
     pub fn fraction_above(&self, threshold: f64) -> Option<(f64, f64)> {
         let n = self.observations();
-        if !(n > 0.0) {
+        if n.is_nan() || n <= 0.0 {
             return None;
         }
         let &(bound, at_or_below) = self.buckets.iter().find(|b| b.0 >= threshold)?;

@@ -3,4 +3,5 @@
 
 pub mod etcd;
 pub mod exposition;
+pub mod fetch;
 pub mod histogram;

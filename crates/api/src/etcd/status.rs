@@ -26,6 +26,10 @@ pub struct EtcdHealthStatus {
     /// Since when the SlowDisk threshold has been exceeded without a break.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_since: Option<Time>,
+    /// While SlowDisk is True: since when the disk has been back under the threshold (it clears
+    /// once that lasts `spec.for`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_since: Option<Time>,
     /// One entry per member.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 9))]

@@ -1,0 +1,148 @@
+//! Prometheus metrics (`continuum_*`) and the small HTTP server that exposes them.
+//!
+//! Label values are bounded: namespaces, resource and member names the user created, and fixed
+//! error categories — never error text.
+
+use std::sync::Arc;
+
+use continuum_api::etcd::MemberStatus;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MemberLabels {
+    pub namespace: String,
+    pub etcdhealth: String,
+    pub member: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealthLabels {
+    pub namespace: String,
+    pub etcdhealth: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub namespace: String,
+    pub etcdhealth: String,
+    pub member: String,
+    pub category: String,
+}
+
+type FGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    wal_fsync_p99: Family<MemberLabels, FGauge>,
+    backend_commit_p99: Family<MemberLabels, FGauge>,
+    leader_changes: Family<MemberLabels, FGauge>,
+    has_leader: Family<MemberLabels, FGauge>,
+    db_size: Family<MemberLabels, FGauge>,
+    slow_disk: Family<HealthLabels, FGauge>,
+    scrape_errors: Family<ErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("continuum");
+        let m = Self {
+            wal_fsync_p99: Family::default(),
+            backend_commit_p99: Family::default(),
+            leader_changes: Family::default(),
+            has_leader: Family::default(),
+            db_size: Family::default(),
+            slow_disk: Family::default(),
+            scrape_errors: Family::default(),
+            registry: Registry::default(),
+        };
+        let etcd = registry.sub_registry_with_prefix("etcd");
+        etcd.register("wal_fsync_p99_seconds", "p99 WAL fsync latency over the window", m.wal_fsync_p99.clone());
+        etcd.register(
+            "backend_commit_p99_seconds",
+            "p99 backend commit latency over the window",
+            m.backend_commit_p99.clone(),
+        );
+        etcd.register("leader_changes", "Leader changes seen in the window", m.leader_changes.clone());
+        etcd.register("has_leader", "1 when the member has a leader", m.has_leader.clone());
+        etcd.register("db_size_bytes", "Size of the member's backend database", m.db_size.clone());
+        etcd.register("slow_disk", "1 while the SlowDisk condition is True", m.slow_disk.clone());
+        etcd.register("scrape_errors", "Failed scrapes of etcd members, by category", m.scrape_errors.clone());
+        Self { registry, ..m }
+    }
+}
+
+impl Metrics {
+    pub fn etcd_observe(&self, namespace: &str, etcdhealth: &str, members: &[MemberStatus], slow: bool) {
+        for m in members {
+            let l = MemberLabels { namespace: namespace.into(), etcdhealth: etcdhealth.into(), member: m.name.clone() };
+            let set = |f: &Family<MemberLabels, FGauge>, v: Option<f64>| match v {
+                Some(v) => {
+                    f.get_or_create(&l).set(v);
+                }
+                None => {
+                    f.remove(&l);
+                }
+            };
+            set(&self.wal_fsync_p99, m.wal_fsync_p99_seconds);
+            set(&self.backend_commit_p99, m.backend_commit_p99_seconds);
+            set(&self.leader_changes, m.leader_changes.map(|v| v as f64));
+            set(&self.has_leader, m.has_leader.map(|b| if b { 1.0 } else { 0.0 }));
+            set(&self.db_size, m.db_size_bytes.map(|v| v as f64));
+        }
+        let l = HealthLabels { namespace: namespace.into(), etcdhealth: etcdhealth.into() };
+        self.slow_disk.get_or_create(&l).set(if slow { 1.0 } else { 0.0 });
+    }
+
+    pub fn etcd_scrape_errors(&self, namespace: &str, etcdhealth: &str, member: &str, category: &'static str) {
+        let l = ErrorLabels {
+            namespace: namespace.into(),
+            etcdhealth: etcdhealth.into(),
+            member: member.into(),
+            category: category.into(),
+        };
+        self.scrape_errors.get_or_create(&l).inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Serves `/metrics` and `/healthz` on `addr` until the process ends.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let (status, ctype, body) = match path {
+                "/metrics" => {
+                    ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
+                }
+                "/healthz" | "/readyz" => ("200 OK", "text/plain", "ok\n".to_owned()),
+                _ => ("404 Not Found", "text/plain", "not found\n".to_owned()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+        });
+    }
+}
