@@ -8,6 +8,8 @@ ensure_prerequisites() {
   command -v go >/dev/null || { echo "go is missing: install Go 1.26 or newer (https://go.dev/dl)" >&2; exit 1; }
   local need=()
   command -v openssl >/dev/null || need+=(openssl)
+  command -v strace >/dev/null || need+=(strace)          # real slow disks: fsync delay injection
+  command -v prometheus >/dev/null || need+=(prometheus)  # real Prometheus for cross-checks
   if ((${#need[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing ${need[*]} with apt-get"

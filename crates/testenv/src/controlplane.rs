@@ -41,7 +41,7 @@ impl ControlPlane {
     /// Builds the binaries if needed, then starts etcd and kube-apiserver and waits for `/readyz`.
     pub fn start() -> Result<Self> {
         let binaries = gobuild::ensure()?;
-        let dir = make_temp_dir()?;
+        let dir = make_temp_dir("continuum-testenv")?;
         match Self::start_in(binaries, &dir) {
             Ok(cp) => Ok(cp),
             Err(err) => {
@@ -247,7 +247,7 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
 }
 
 /// Distinct free loopback ports (held open together so they differ, then released).
-fn free_ports<const N: usize>() -> Result<[u16; N]> {
+pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N]> {
     let listeners: Vec<TcpListener> = (0..N)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<std::io::Result<_>>()
@@ -259,9 +259,9 @@ fn free_ports<const N: usize>() -> Result<[u16; N]> {
     Ok(ports)
 }
 
-fn make_temp_dir() -> Result<PathBuf> {
+pub(crate) fn make_temp_dir(prefix: &str) -> Result<PathBuf> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("continuum-testenv-{}-{nanos}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     Ok(dir)
 }

@@ -17,10 +17,19 @@ child=$!
 trap '' INT
 echo "$child" > "$GUARD_PIDFILE"
 cat >/dev/null
-kill -TERM "$child" 2>/dev/null
+# The server may be a wrapper (strace) whose tracee would outlive it: stop its children first.
+kids=""
+for stat in /proc/[0-9]*/stat; do
+  read -r pid comm state ppid rest < "$stat" 2>/dev/null || continue
+  [ "$ppid" = "$child" ] && kids="$kids $pid"
+done
+kill -TERM $kids "$child" 2>/dev/null
 i=0
-while kill -0 "$child" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL "$child" 2>/dev/null
+alive() { for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while alive $kids "$child" && [ "$i" -lt 100 ]; do
+  sleep 0.1; i=$((i+1))
+done
+kill -KILL $kids "$child" 2>/dev/null
 wait "$child" 2>/dev/null
 for p in $GUARD_WAIT_PIDS; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
 if [ -n "$GUARD_REMOVE" ]; then rm -rf "$GUARD_REMOVE"; fi

@@ -10,15 +10,19 @@
 pub mod certs;
 mod controlplane;
 mod error;
+pub mod etcd;
 pub mod gobuild;
 pub mod guard;
 pub mod paths;
+pub mod prometheus;
 pub mod versions;
 
 use std::sync::OnceLock;
 
 pub use controlplane::ControlPlane;
 pub use error::{Error, Result};
+pub use etcd::{Etcd, EtcdOptions, Load};
+pub use prometheus::Prometheus;
 
 /// One control plane per process, started on first use and shared by every test in a test
 /// binary (each test works in its own namespace). Its servers stop and its directory is removed
