@@ -11,8 +11,7 @@ const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
 
 fn start_operator(cp: &ControlPlane, extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(OPERATOR)
-        .arg("run")
-        .arg("--kubeconfig")
+        .args(["run", "--metrics-addr", "127.0.0.1:0", "--kubeconfig"])
         .arg(&cp.kubeconfig)
         .args(extra)
         .env("RUST_LOG", "info")

@@ -24,28 +24,25 @@ impl RestartHistory {
         let total: u32 = statuses.iter().map(|c| c.restart_count.max(0) as u32).sum();
         let start = now_ms - window_ms;
         let seen = self.pods.entry(name).or_default();
-        let first_sight = seen.is_empty();
+        if seen.is_empty() {
+            // First sight: estimate the count at the start of the window as the baseline.
+            let ms = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| t.0.as_millisecond();
+            let created_inside = pod.metadata.creation_timestamp.as_ref().is_some_and(|t| ms(t) >= start);
+            let last_termination_inside = statuses.iter().any(|c| {
+                c.last_state
+                    .as_ref()
+                    .and_then(|s| s.terminated.as_ref())
+                    .and_then(|t| t.finished_at.as_ref())
+                    .is_some_and(|t| ms(t) >= start)
+            });
+            let inside = if created_inside { total } else { u32::from(last_termination_inside).min(total) };
+            seen.push_back((now_ms, total - inside));
+        }
         seen.push_back((now_ms, total));
         while seen.len() > 1 && seen.front().is_some_and(|(at, _)| *at < start) {
             seen.pop_front();
         }
-        if !first_sight {
-            let oldest = seen.front().map_or(total, |(_, n)| *n);
-            return total.saturating_sub(oldest);
-        }
-        let ms = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| t.0.as_millisecond();
-        let created_inside = pod.metadata.creation_timestamp.as_ref().is_some_and(|t| ms(t) >= start);
-        if created_inside {
-            return total;
-        }
-        let last_termination_inside = statuses.iter().any(|c| {
-            c.last_state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref())
-                .and_then(|t| t.finished_at.as_ref())
-                .is_some_and(|t| ms(t) >= start)
-        });
-        u32::from(last_termination_inside)
+        total.saturating_sub(seen.front().map_or(total, |(_, n)| *n))
     }
 
     /// Forgets pods that no longer exist.

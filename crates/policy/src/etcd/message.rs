@@ -16,9 +16,8 @@ controllers that depend on it time out and restart.";
 pub(super) struct Context<'a> {
     pub t: &'a Thresholds,
     pub member: &'a MemberReading,
-    pub which: &'static str,
-    pub p99: P99,
-    pub threshold: f64,
+    /// (level, which histogram, p99, slow threshold), worst first.
+    pub figures: Vec<(Level, &'static str, P99, f64)>,
     pub level: Level,
     pub pods: &'a [PodTrouble],
     pub now_ms: i64,
@@ -55,9 +54,16 @@ fn pods_sentence(pods: &[PodTrouble], t: &Thresholds) -> String {
     format!("In the last {}, {}{more}. ", window(t), parts.join(", "))
 }
 
+fn describe(f: &(Level, &'static str, P99, f64)) -> String {
+    format!("p99 {} latency {} ({})", f.1, seconds(f.2.value), bucket(&f.2))
+}
+
 pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
     let m = &c.member.name;
-    let figure = format!("p99 {} latency {} ({})", c.which, seconds(c.p99.value), bucket(&c.p99));
+    let Some(worst) = c.figures.first() else {
+        return Verdict { status: Tri::Unknown, reason: "WaitingForData", message: "No disk figures yet.".into() };
+    };
+    let over: Vec<&(Level, &'static str, P99, f64)> = c.figures.iter().filter(|f| f.0 >= Level::Slow).collect();
     let fraction = c
         .member
         .wal_fsync_slow_fraction
@@ -65,27 +71,38 @@ pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
         .map(|(f, bound)| format!(" {:.0}% of WAL fsyncs took longer than {}.", f * 100.0, seconds(bound)))
         .unwrap_or_default();
     let for_ = span((c.t.for_ms / 1000).max(0) as u64);
+    let over_text = |list: &[&(Level, &'static str, P99, f64)]| {
+        let parts: Vec<String> =
+            list.iter().map(|f| format!("{} is over the {} threshold", describe(f), seconds(f.3))).collect();
+        parts.join(" and ")
+    };
     if state.slow {
         let since = state.slow_since_ms.map(rfc3339).unwrap_or_else(|| "now".into());
         let critical = if c.level == Level::Critical {
-            format!(", critical (over {})", seconds(c.t.critical))
+            format!(" (critical: over {})", seconds(c.t.critical))
         } else {
             String::new()
         };
-        let recovering = match state.clear_since_ms {
-            Some(clear) => format!(
-                " It has been back under the threshold since {}; SlowDisk clears once that lasts {for_}.",
-                rfc3339(clear)
+        let (figures, recovering) = match state.clear_since_ms {
+            Some(clear) => (
+                format!("{} (was over its threshold)", describe(worst)),
+                format!(
+                    " It has been back under the threshold since {}; SlowDisk clears once that lasts {for_}.",
+                    rfc3339(clear)
+                ),
             ),
-            None => String::new(),
+            None => (over_text(&over), String::new()),
         };
-        let reason = if c.which == "WAL fsync" { "WalFsyncSlow" } else { "BackendCommitSlow" };
+        let reason = if over.iter().any(|f| f.1 == "WAL fsync") || (over.is_empty() && worst.1 == "WAL fsync") {
+            "WalFsyncSlow"
+        } else {
+            "BackendCommitSlow"
+        };
         return Verdict {
             status: Tri::True,
             reason,
             message: format!(
-                "etcd member {m} has a slow disk: {figure} is over the {} threshold{critical}, slow since {since} (last {}).{fraction}{recovering} {}{IMPACT} {REMEDY}",
-                seconds(c.threshold),
+                "etcd member {m} has a slow disk: {figures}{critical}, slow since {since} (figures over the last {}).{fraction}{recovering} {}{IMPACT} {REMEDY}",
                 window(c.t),
                 pods_sentence(c.pods, c.t),
             ),
@@ -98,8 +115,8 @@ pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
                 status: Tri::False,
                 reason: "SlowDiskPending",
                 message: format!(
-                    "etcd member {m}: {figure} has been over the {} threshold since {}; SlowDisk turns True once that lasts {for_}.{fraction}",
-                    seconds(c.threshold),
+                    "etcd member {m}: {}, since {}; SlowDisk turns True once that lasts {for_}.{fraction}",
+                    over_text(&over),
                     rfc3339(since)
                 ),
             }
@@ -108,8 +125,9 @@ pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
             status: Tri::False,
             reason: "AboveRecommendation",
             message: format!(
-                "etcd member {m}: {figure} is under the {} threshold but above etcd's recommendation (WAL fsync p99 < {}, backend commit p99 < {}); keep an eye on the disk.",
-                seconds(c.threshold),
+                "etcd member {m}: {} is under the {} threshold but above etcd's recommendation (WAL fsync p99 < {}, backend commit p99 < {}); keep an eye on the disk.",
+                describe(worst),
+                seconds(worst.3),
                 seconds(c.t.advisory_wal_fsync_p99),
                 seconds(c.t.advisory_backend_commit_p99)
             ),
@@ -118,7 +136,8 @@ pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
             status: Tri::False,
             reason: "DiskFast",
             message: format!(
-                "The slowest member, {m}, has {figure}, within etcd's recommendation; no member's disk is slow."
+                "The slowest member, {m}, has {}, within etcd's recommendation; no member's disk is slow.",
+                describe(worst)
             ),
         },
     }

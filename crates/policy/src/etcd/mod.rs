@@ -107,8 +107,10 @@ pub struct Evaluation {
     pub ready: Verdict,
 }
 
-/// The worst disk figure of a member against the thresholds: (level, which histogram, p99, threshold).
-fn member_level(m: &MemberReading, t: &Thresholds) -> Option<(Level, &'static str, P99, f64)> {
+/// A member's disk figures against the thresholds: (level, which histogram, p99, slow threshold).
+type Rated = (Level, &'static str, P99, f64);
+
+fn rate_member(m: &MemberReading, t: &Thresholds) -> Vec<Rated> {
     let rate = |p: Option<P99>, slow: f64, advisory: f64, which: &'static str| {
         p.map(|p| {
             let level = if p.value > t.critical {
@@ -120,12 +122,17 @@ fn member_level(m: &MemberReading, t: &Thresholds) -> Option<(Level, &'static st
             } else {
                 Level::Ok
             };
-            (level, p.value / slow, which, p, slow)
+            (level, which, p, slow)
         })
     };
     let wal = rate(m.wal_fsync_p99, t.wal_fsync_p99, t.advisory_wal_fsync_p99, "WAL fsync");
     let commit = rate(m.backend_commit_p99, t.backend_commit_p99, t.advisory_backend_commit_p99, "backend commit");
-    [wal, commit].into_iter().flatten().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(l, _, w, p, s)| (l, w, p, s))
+    [wal, commit].into_iter().flatten().collect()
+}
+
+/// How far over its threshold a figure is.
+fn ratio(r: &Rated) -> f64 {
+    r.2.value / r.3
 }
 
 /// Evaluates the members at `now_ms` given the previous state.
@@ -136,17 +143,22 @@ pub fn evaluate(
     pods: &[PodTrouble],
     now_ms: i64,
 ) -> Evaluation {
-    let rated: Vec<_> = members.iter().filter_map(|m| member_level(m, t).map(|r| (m, r))).collect();
-    let worst = rated.iter().max_by(|a, b| (a.1.2.value / a.1.3).total_cmp(&(b.1.2.value / b.1.3)));
-    let level = worst.map_or(Level::Ok, |w| w.1.0);
+    let rated: Vec<(&MemberReading, Vec<Rated>)> =
+        members.iter().map(|m| (m, rate_member(m, t))).filter(|(_, r)| !r.is_empty()).collect();
+    let worst_of = |r: &Vec<Rated>| r.iter().map(ratio).fold(f64::MIN, f64::max);
+    let worst = rated.iter().max_by(|a, b| worst_of(&a.1).total_cmp(&worst_of(&b.1)));
+    let level = worst.and_then(|w| w.1.iter().map(|r| r.0).max()).unwrap_or(Level::Ok);
     let state = match worst {
         None => prev.clone(),
         Some(_) => next_state(prev, level >= Level::Slow, t.for_ms, now_ms),
     };
     let slow_disk = match worst {
         None => message::no_figures(prev, members),
-        Some((m, (_, which, p99, threshold))) => {
-            let ctx = message::Context { t, member: m, which, p99: *p99, threshold: *threshold, level, pods, now_ms };
+        Some((m, figures)) => {
+            let mut figures = figures.clone();
+            // Worst first, so the message leads with what matters most.
+            figures.sort_by(|a, b| ratio(b).total_cmp(&ratio(a)));
+            let ctx = message::Context { t, member: m, figures, level, pods, now_ms };
             message::slow_disk(&ctx, &state)
         }
     };

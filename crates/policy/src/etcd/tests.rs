@@ -125,7 +125,7 @@ fn critical_latency_and_slow_backend_commits_are_named() {
     let state = State { slow: true, slow_since_ms: Some(T0), clear_since_ms: None };
     let e = eval(&state, &[member(1.7, 0.004)], T0 + SEC);
     assert_eq!(e.level, Level::Critical);
-    assert!(e.slow_disk.message.contains("critical (over 1s)"), "{}", e.slow_disk.message);
+    assert!(e.slow_disk.message.contains("(critical: over 1s)"), "{}", e.slow_disk.message);
     let e = eval(&state, &[member(0.004, 0.4)], T0 + SEC);
     assert_eq!((e.slow_disk.status, e.slow_disk.reason), (Tri::True, "BackendCommitSlow"));
     assert!(e.slow_disk.message.contains("p99 backend commit latency 400ms"), "{}", e.slow_disk.message);
@@ -187,4 +187,13 @@ fn restarts_of_dependent_pods_are_attached_to_the_slow_disk_message() {
     let msg = e.slow_disk.message;
     assert!(msg.contains("In the last 5m, karmada-apiserver-7d9 restarted 7x and failed 12 liveness probes."), "{msg}");
     assert!(!msg.contains("karmada-scheduler"), "{msg}");
+}
+
+#[test]
+fn when_both_histograms_are_slow_both_are_named_and_the_reason_is_wal_fsync() {
+    let state = State { slow: true, slow_since_ms: Some(T0), clear_since_ms: None };
+    let e = eval(&state, &[member(0.255, 0.509)], T0 + SEC);
+    assert_eq!(e.slow_disk.reason, "WalFsyncSlow");
+    let msg = &e.slow_disk.message;
+    assert!(msg.contains("p99 backend commit latency 509ms (bucket 256ms-512ms) is over the 100ms threshold and p99 WAL fsync latency 255ms (bucket 128ms-256ms) is over the 100ms threshold"), "{msg}");
 }

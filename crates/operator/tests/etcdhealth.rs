@@ -1,0 +1,196 @@
+//! EtcdHealth end to end: the operator on a real kube-apiserver watching real etcd members, one of
+//! them on a real slow disk; verdicts read back with the real kubectl.
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use continuum_testenv::{ControlPlane, Etcd, EtcdOptions, Load};
+
+const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
+
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
+}
+
+fn start_operator(cp: &ControlPlane, metrics_port: u16) -> Operator {
+    let log = std::fs::File::create(cp.dir.join("operator.log")).unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(OPERATOR)
+        .args(["run", "--metrics-addr", &format!("127.0.0.1:{metrics_port}"), "--kubeconfig"])
+        .arg(&cp.kubeconfig)
+        .env("RUST_LOG", "info")
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the operator: {e}"));
+    Operator(child)
+}
+
+fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
+    cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn apply(cp: &ControlPlane, ns: &str, yaml: &str) {
+    let mut child = cp
+        .kubectl()
+        .args(["apply", "-n", ns, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(yaml.as_bytes());
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn jsonpath(cp: &ControlPlane, ns: &str, name: &str, path: &str) -> String {
+    let out = kubectl(cp, &["get", "etcdhealth", name, "-n", ns, "-o", &format!("jsonpath={path}")]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> Option<String>) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            eprintln!("{what}: after {:.1}s", started.elapsed().as_secs_f64());
+            return v;
+        }
+        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn health_yaml(name: &str, metrics_url: &str, correlate_ns: Option<&str>) -> String {
+    let correlate = correlate_ns
+        .map(|ns| format!("  correlate:\n    namespace: {ns}\n    podSelector:\n      app: karmada-apiserver\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: continuum.dev/v1alpha1\nkind: EtcdHealth\nmetadata:\n  name: {name}\nspec:\n  endpoints:\n  - name: etcd-0\n    metricsUrl: {metrics_url}\n  interval: 1s\n  window: 10s\n  for: 3s\n{correlate}"
+    )
+}
+
+/// A pod that "restarted 7 times" a moment ago (status written through the status subresource).
+fn crashing_pod(cp: &ControlPlane, ns: &str) {
+    apply(
+        cp,
+        ns,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: karmada-apiserver-0\n  labels:\n    app: karmada-apiserver\nspec:\n  containers:\n  - name: karmada-apiserver\n    image: karmada/karmada-apiserver:v1.15.0\n",
+    );
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let status = format!(
+        r#"{{"status":{{"phase":"Running","containerStatuses":[{{"name":"karmada-apiserver","image":"karmada/karmada-apiserver:v1.15.0","imageID":"","ready":false,"restartCount":7,"lastState":{{"terminated":{{"exitCode":137,"reason":"Error","finishedAt":"{now}"}}}},"state":{{"running":{{}}}}}}]}}}}"#
+    );
+    let out = kubectl(
+        cp,
+        &["patch", "pod", "karmada-apiserver-0", "-n", ns, "--subresource=status", "--type=merge", "-p", &status],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_plane() {
+    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
+    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let metrics_port = free_port();
+    let mut operator = start_operator(&cp, metrics_port);
+    for ns in ["watch", "karmada-system"] {
+        assert!(kubectl(&cp, &["create", "namespace", ns]).status.success());
+    }
+    crashing_pod(&cp, "karmada-system");
+
+    // The control plane's own etcd is healthy.
+    apply(&cp, "watch", &health_yaml("control-plane", &cp.etcd_metrics_url, None));
+    let slow = EtcdOptions { fsync_delay: Some(Duration::from_millis(150)), ..Default::default() };
+    let mut etcd = Etcd::start(&slow).unwrap_or_else(|e| panic!("{e}"));
+    let load = Load::start(&etcd.client_url, Duration::from_millis(20));
+    apply(&cp, "watch", &health_yaml("karmada-etcd", &etcd.metrics_url, Some("karmada-system")));
+
+    wait_until("SlowDisk True", Duration::from_secs(90), || {
+        (jsonpath(&cp, "watch", "karmada-etcd", "{.status.slowDisk}") == "True").then_some(String::new())
+    });
+    let table = String::from_utf8_lossy(&kubectl(&cp, &["get", "etcdhealths", "-n", "watch"]).stdout).into_owned();
+    eprintln!("{table}");
+    let row = table.lines().find(|l| l.starts_with("karmada-etcd")).unwrap_or_default().to_owned();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols.get(1), Some(&"True"), "{table}");
+    assert!(
+        cols.get(2)
+            .is_some_and(|c| c.ends_with("ms")
+                && c.trim_end_matches("ms").parse::<u32>().is_ok_and(|v| (128..=256).contains(&v))),
+        "WAL-P99 column: {table}"
+    );
+    let healthy_row = table.lines().find(|l| l.starts_with("control-plane")).unwrap_or_default();
+    assert_eq!(healthy_row.split_whitespace().nth(1), Some("False"), "{table}");
+    assert_eq!(
+        jsonpath(&cp, "watch", "control-plane", "{.status.members[0].version}"),
+        continuum_testenv::versions::etcd().trim_start_matches('v')
+    );
+
+    let message = jsonpath(&cp, "watch", "karmada-etcd", r#"{.status.conditions[?(@.type=="SlowDisk")].message}"#);
+    for needle in [
+        "etcd member etcd-0 has a slow disk",
+        "bucket 128ms-256ms",
+        "over the 100ms threshold",
+        "karmada-apiserver-0 restarted 7x",
+        "fio --rw=write",
+    ] {
+        assert!(message.contains(needle), "missing {needle:?} in {message}");
+    }
+    let describe =
+        String::from_utf8_lossy(&kubectl(&cp, &["describe", "etcdhealth", "karmada-etcd", "-n", "watch"]).stdout)
+            .into_owned();
+    assert!(describe.contains("WalFsyncSlow"), "{describe}");
+    let events =
+        kubectl(&cp, &["get", "events", "-n", "watch", "--field-selector", "reason=WalFsyncSlow", "-o", "name"]);
+    assert_eq!(String::from_utf8_lossy(&events.stdout).lines().count(), 1, "exactly one WalFsyncSlow Event");
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(
+        metrics.contains(r#"continuum_etcd_slow_disk{namespace="watch",etcdhealth="karmada-etcd"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("continuum_etcd_wal_fsync_p99_seconds{"), "{metrics}");
+
+    // Remove the delay: the verdict clears after `for` once the window holds fast fsyncs only.
+    drop(load);
+    etcd.restart(&EtcdOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let load = Load::start(&etcd.client_url, Duration::from_millis(20));
+    wait_until("SlowDisk False after the restart without delay", Duration::from_secs(90), || {
+        (jsonpath(&cp, "watch", "karmada-etcd", "{.status.slowDisk}") == "False").then_some(String::new())
+    });
+    drop(load);
+
+    // A dead member: Reachable False with the reason, and the operator keeps running.
+    etcd.stop();
+    let reachable = wait_until("Reachable False", Duration::from_secs(30), || {
+        let m = jsonpath(
+            &cp,
+            "watch",
+            "karmada-etcd",
+            r#"{.status.conditions[?(@.type=="Reachable")].status} {.status.conditions[?(@.type=="Reachable")].message}"#,
+        );
+        m.starts_with("False").then_some(m)
+    });
+    assert!(reachable.to_lowercase().contains("connection refused"), "{reachable}");
+    assert!(operator.0.try_wait().ok().flatten().is_none(), "the operator exited");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
