@@ -2,36 +2,20 @@
 //! them on a real slow disk; verdicts read back with the real kubectl.
 
 use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use continuum_testenv::{ControlPlane, Etcd, EtcdOptions, Load};
 
-const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
-
-struct Operator(Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Operator, start_operator as start};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
 }
 
 fn start_operator(cp: &ControlPlane, metrics_port: u16) -> Operator {
-    let log = std::fs::File::create(cp.dir.join("operator.log")).unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(OPERATOR)
-        .args(["run", "--metrics-addr", &format!("127.0.0.1:{metrics_port}"), "--kubeconfig"])
-        .arg(&cp.kubeconfig)
-        .env("RUST_LOG", "info")
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting the operator: {e}"));
-    Operator(child)
+    start(cp, &format!("127.0.0.1:{metrics_port}"))
 }
 
 fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
@@ -98,6 +82,15 @@ fn crashing_pod(cp: &ControlPlane, ns: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// What kubelet records when a liveness probe times out: one Event, counted 12 times, seen just now.
+fn liveness_failures(cp: &ControlPlane, ns: &str) {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let event = format!(
+        "apiVersion: v1\nkind: Event\nmetadata:\n  name: karmada-apiserver-0.liveness\ninvolvedObject:\n  kind: Pod\n  name: karmada-apiserver-0\n  namespace: {ns}\nreason: Unhealthy\nmessage: 'Liveness probe failed: Get \"https://10.0.0.7:5443/livez\": context deadline exceeded'\ntype: Warning\ncount: 12\nfirstTimestamp: \"{now}\"\nlastTimestamp: \"{now}\"\nsource:\n  component: kubelet\n"
+    );
+    apply(cp, ns, &event);
+}
+
 #[test]
 fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_plane() {
     let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
@@ -116,6 +109,7 @@ fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_pl
     let mut etcd = Etcd::start(&slow).unwrap_or_else(|e| panic!("{e}"));
     let load = Load::start(&etcd.client_url, Duration::from_millis(20));
     apply(&cp, "watch", &health_yaml("karmada-etcd", &etcd.metrics_url, Some("karmada-system")));
+    liveness_failures(&cp, "karmada-system");
 
     wait_until("SlowDisk True", Duration::from_secs(90), || {
         (jsonpath(&cp, "watch", "karmada-etcd", "{.status.slowDisk}") == "True").then_some(String::new())
@@ -143,7 +137,7 @@ fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_pl
         "etcd member etcd-0 has a slow disk",
         "bucket 128ms-256ms",
         "over the 100ms threshold",
-        "karmada-apiserver-0 restarted 7x",
+        "karmada-apiserver-0 restarted 7x and failed 12 liveness probes",
         "fio --rw=write",
     ] {
         assert!(message.contains(needle), "missing {needle:?} in {message}");

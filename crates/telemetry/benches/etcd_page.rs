@@ -51,5 +51,8 @@ fn main() {
         stats.allocations + stats.reallocations,
         stats.bytes_allocated
     );
-    println!("parse of every sample on the page: mean {full_us:.1} µs ({} CPUs; sink {sink:.3})", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "parse of every sample on the page: mean {full_us:.1} µs ({} CPUs; sink {sink:.3})",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
 }

@@ -35,8 +35,8 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("connection failed: {0}")]
     Connect(String),
-    #[error("HTTP {status} from {url}")]
-    Status { status: u16, url: String },
+    #[error("HTTP {status} from {url}: {body}")]
+    Status { status: u16, url: String, body: String },
     #[error("reading the response failed: {0}")]
     Body(String),
 }
@@ -87,7 +87,8 @@ impl Fetcher {
                 .map_err(|e| FetchError::Body(e.to_string()))?
                 .to_bytes();
             if !status.is_success() {
-                return Err(FetchError::Status { status: status.as_u16(), url: url.to_owned() });
+                let body: String = String::from_utf8_lossy(&body).chars().take(512).collect();
+                return Err(FetchError::Status { status: status.as_u16(), url: url.to_owned(), body });
             }
             String::from_utf8(body.to_vec()).map_err(|_| FetchError::Body("the page is not UTF-8".into()))
         };

@@ -5,3 +5,4 @@ pub mod etcd;
 pub mod exposition;
 pub mod fetch;
 pub mod histogram;
+pub mod promql;

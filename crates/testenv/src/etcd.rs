@@ -167,7 +167,11 @@ impl Etcd {
 
 fn put_at(port: u16, key: &str, value: &str) -> Result<()> {
     {
-        let body = format!("{{\"key\":\"{}\",\"value\":\"{}\"}}", base64(key.as_bytes()), base64(value.as_bytes()));
+        let body = format!(
+            "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+            continuum_telemetry::promql::base64(key.as_bytes()),
+            continuum_telemetry::promql::base64(value.as_bytes())
+        );
         let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(io("connecting to etcd"))?;
         stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(io("setting a timeout"))?;
         write!(stream, "POST /v3/kv/put HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
@@ -183,23 +187,6 @@ fn put_at(port: u16, key: &str, value: &str) -> Result<()> {
             })
         }
     }
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Writes in the background (one put every `every`) until dropped.

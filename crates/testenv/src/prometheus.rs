@@ -63,7 +63,7 @@ impl Prometheus {
 
     /// Instant query at `time` (unix seconds, or now); returns the raw JSON answer.
     pub fn query(&self, promql: &str, time: Option<f64>) -> Result<String> {
-        let mut path = format!("/api/v1/query?query={}", percent_encode(promql));
+        let mut path = format!("/api/v1/query?query={}", continuum_telemetry::promql::percent_encode(promql));
         if let Some(t) = time {
             path.push_str(&format!("&time={t:.3}"));
         }
@@ -78,13 +78,4 @@ impl Prometheus {
         stream.read_to_string(&mut response).map_err(io("reading from prometheus"))?;
         Ok(response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

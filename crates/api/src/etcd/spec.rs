@@ -31,8 +31,8 @@ use crate::rules;
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("(size(self.endpoints) > 0) != has(self.prometheus)").message("set exactly one source: endpoints (scrape each member) or prometheus").field_path(".endpoints"),
-    validation = Rule::new("self.endpoints.all(e, self.endpoints.exists_one(f, f.name == e.name))").message("endpoint names must be unique").field_path(".endpoints"),
+    validation = Rule::new("(has(self.endpoints) && size(self.endpoints) > 0) != has(self.prometheus)").message("set exactly one source: endpoints (scrape each member) or prometheus").field_path(".endpoints"),
+    validation = Rule::new("!has(self.endpoints) || self.endpoints.all(e, self.endpoints.exists_one(f, f.name == e.name))").message("endpoint names must be unique").field_path(".endpoints"),
     validation = Rule::new("duration(self.window) >= duration(self.interval) + duration(self.interval)").message("window must be at least twice the interval: a quantile needs two scrapes inside it").field_path(".window")
 )]
 pub struct EtcdHealthSpec {

@@ -3,6 +3,7 @@
 
 mod correlate;
 pub mod member;
+mod prom_source;
 mod status;
 pub mod tls;
 
@@ -41,7 +42,7 @@ pub struct Context {
     recorder: Recorder,
     metrics: Arc<Metrics>,
     memory: Mutex<HashMap<String, Memory>>,
-    fetchers: Mutex<HashMap<TlsMaterial, Fetcher>>,
+    fetchers: Mutex<HashMap<(TlsMaterial, Duration), Fetcher>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,13 +96,14 @@ fn now_ms() -> i64 {
     k8s_openapi::jiff::Timestamp::now().as_millisecond()
 }
 
-async fn fetcher(ctx: &Context, tls: TlsMaterial) -> Result<Fetcher, String> {
+async fn fetcher(ctx: &Context, tls: TlsMaterial, timeout: Duration) -> Result<Fetcher, String> {
     let mut cache = ctx.fetchers.lock().await;
-    if let Some(f) = cache.get(&tls) {
+    let key = (tls, timeout);
+    if let Some(f) = cache.get(&key) {
         return Ok(f.clone());
     }
-    let f = Fetcher::new(&tls, SCRAPE_TIMEOUT).map_err(|e| e.to_string())?;
-    cache.insert(tls, f.clone());
+    let f = Fetcher::new(&key.0, timeout).map_err(|e| e.to_string())?;
+    cache.insert(key, f.clone());
     Ok(f)
 }
 
@@ -112,9 +114,21 @@ async fn scrape(
     ep: &continuum_api::etcd::EtcdEndpoint,
 ) -> Result<EtcdSnapshot, (String, &'static str)> {
     let tls = tls::material(&ctx.client, ns, ep.tls.as_ref()).await.map_err(|e| (e, "tls_secret"))?;
-    let fetcher = fetcher(ctx, tls).await.map_err(|e| (e, "tls_config"))?;
+    let fetcher = fetcher(ctx, tls, SCRAPE_TIMEOUT).await.map_err(|e| (e, "tls_config"))?;
     let page = fetcher.get(&ep.metrics_url, &[]).await.map_err(|e| (e.to_string(), e.category()))?;
     EtcdSnapshot::parse(&page, now_ms()).map_err(|e| (format!("not a metrics page: {e}"), "parse"))
+}
+
+async fn read_prometheus(
+    ctx: &Context,
+    ns: &str,
+    src: &continuum_api::etcd::EtcdPrometheusSource,
+    t: &Thresholds,
+) -> Result<Vec<(continuum_policy::etcd::MemberReading, continuum_api::etcd::MemberStatus)>, String> {
+    let tls = tls::material(&ctx.client, ns, src.tls.as_ref()).await?;
+    let fetcher = fetcher(ctx, tls, prom_source::fetcher_timeout()).await?;
+    let headers = prom_source::headers(&ctx.client, ns, src).await?;
+    prom_source::read(fetcher, headers, src, t).await
 }
 
 async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -129,6 +143,10 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     if let Some(wait) = too_early(&ctx, &key, obj.metadata.generation, interval).await {
         return Ok(Action::requeue(wait));
     }
+    let from_prometheus = match &spec.prometheus {
+        Some(src) => Some(read_prometheus(&ctx, &ns, src, &t).await),
+        None => None,
+    };
     let mut scraped = Vec::new();
     for ep in &spec.endpoints {
         scraped.push((ep, scrape(&ctx, &ns, ep).await));
@@ -151,6 +169,29 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
         let figures = history.figures(t.wal_fsync_p99);
         readings.push(member::reading(&ep.name, history, figures.as_ref()));
         members.push(member::status(&ep.name, &ep.metrics_url, history, figures.as_ref()));
+    }
+    if let Some(result) = from_prometheus {
+        match result {
+            Ok(found) => {
+                for (reading, status) in found {
+                    readings.push(reading);
+                    members.push(status);
+                }
+            }
+            Err(err) => {
+                ctx.metrics.etcd_scrape_errors(&ns, &name, "prometheus", "prometheus_query");
+                readings.push(continuum_policy::etcd::MemberReading {
+                    name: "prometheus".into(),
+                    error: Some(err.clone()),
+                    ..Default::default()
+                });
+                members.push(continuum_api::etcd::MemberStatus {
+                    name: "prometheus".into(),
+                    error: Some(err),
+                    ..Default::default()
+                });
+            }
+        }
     }
     let pods = match &spec.correlate {
         Some(c) => {
