@@ -24,7 +24,8 @@ pub async fn main(args: RunArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
         .map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", args.metrics_addr)))?;
-    tracing::info!(addr = %args.metrics_addr, "serving /metrics and /healthz");
+    let bound = listener.local_addr().unwrap_or(args.metrics_addr);
+    tracing::info!(addr = %bound, "serving /metrics and /healthz");
     tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = async move {

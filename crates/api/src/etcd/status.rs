@@ -88,6 +88,12 @@ pub struct MemberStatus {
     /// Backend quota, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<i64>,
+    /// Open file descriptors of the etcd process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_fds: Option<i64>,
+    /// File descriptor limit of the etcd process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fds: Option<i64>,
     /// When its metrics were last read successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scrape: Option<Time>,

@@ -54,6 +54,10 @@ pub fn reading(name: &str, history: &MemberHistory, figures: Option<&WindowFigur
         has_leader: latest.and_then(|s| s.has_leader),
         leader_changes: figures.and_then(|f| f.leader_changes),
         heartbeat_send_failures: figures.and_then(|f| f.heartbeat_send_failures),
+        db_size_bytes: latest.and_then(|s| s.db_size_bytes),
+        quota_bytes: latest.and_then(|s| s.quota_bytes),
+        open_fds: latest.and_then(|s| s.open_fds),
+        max_fds: latest.and_then(|s| s.max_fds),
     }
 }
 
@@ -85,6 +89,8 @@ pub fn status(name: &str, endpoint: &str, history: &MemberHistory, figures: Opti
         slow_applies: int(figures.and_then(|f| f.slow_applies)),
         db_size_bytes: int(latest.and_then(|s| s.db_size_bytes)),
         quota_bytes: int(latest.and_then(|s| s.quota_bytes)),
+        open_fds: int(latest.and_then(|s| s.open_fds)),
+        max_fds: int(latest.and_then(|s| s.max_fds)),
         last_scrape: latest.and_then(|s| time(s.at_ms)),
         error: history.last_error.clone(),
     }

@@ -107,6 +107,10 @@ pub async fn read(
                 has_leader: get(2, inst).map(|v| v >= 1.0),
                 leader_changes: get(3, inst),
                 heartbeat_send_failures: get(4, inst),
+                db_size_bytes: get(8, inst),
+                quota_bytes: get(9, inst),
+                open_fds: None,
+                max_fds: None,
             };
             let int = |v: Option<f64>| v.map(|v| v.round() as i64);
             let bucket = |p: &P99| format!("{}-{}", format::seconds(p.lower), format::seconds(p.upper));
@@ -126,6 +130,8 @@ pub async fn read(
                 slow_applies: int(get(10, inst)),
                 db_size_bytes: int(get(8, inst)),
                 quota_bytes: int(get(9, inst)),
+                open_fds: None,
+                max_fds: None,
                 last_scrape: maps[2].get(inst.as_str()).and_then(|s| {
                     k8s_openapi::jiff::Timestamp::from_millisecond((s.timestamp * 1000.0) as i64)
                         .ok()

@@ -219,6 +219,31 @@ pub(super) fn reachable(members: &[MemberReading]) -> Verdict {
     }
 }
 
+/// Database near its quota, file descriptors near their limit: worth a sentence in Ready.
+fn warnings(members: &[MemberReading]) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in members {
+        if let (Some(size), Some(quota)) = (m.db_size_bytes, m.quota_bytes)
+            && quota > 0.0
+            && size / quota > 0.8
+        {
+            out.push(format!(
+                "{}'s database uses {:.0}% of its {:.1} GiB quota (etcd refuses writes at 100%: compact and defragment, or raise --quota-backend-bytes)",
+                m.name,
+                100.0 * size / quota,
+                quota / 1_073_741_824.0
+            ));
+        }
+        if let (Some(open), Some(max)) = (m.open_fds, m.max_fds)
+            && max > 0.0
+            && open / max > 0.8
+        {
+            out.push(format!("{} has {open:.0} of {max:.0} file descriptors open", m.name));
+        }
+    }
+    out
+}
+
 pub(super) fn ready(members: &[MemberReading], have_figures: bool) -> Verdict {
     if members.iter().any(|m| m.error.is_some()) {
         return Verdict {
@@ -234,5 +259,17 @@ pub(super) fn ready(members: &[MemberReading], have_figures: bool) -> Verdict {
             message: "Collecting a second scrape to compute quantiles over the window.".into(),
         };
     }
-    Verdict { status: Tri::True, reason: "Evaluated", message: "Every member was read and evaluated.".into() }
+    let warnings = warnings(members);
+    if warnings.is_empty() {
+        return Verdict {
+            status: Tri::True,
+            reason: "Evaluated",
+            message: "Every member was read and evaluated.".into(),
+        };
+    }
+    Verdict {
+        status: Tri::True,
+        reason: "EvaluatedWithWarnings",
+        message: format!("Every member was read and evaluated. Warning: {}.", warnings.join("; ")),
+    }
 }

@@ -41,6 +41,10 @@ pub struct MemberReading {
     pub has_leader: Option<bool>,
     pub leader_changes: Option<f64>,
     pub heartbeat_send_failures: Option<f64>,
+    pub db_size_bytes: Option<f64>,
+    pub quota_bytes: Option<f64>,
+    pub open_fds: Option<f64>,
+    pub max_fds: Option<f64>,
 }
 
 /// Trouble of a dependent pod in the window (from the correlation).

@@ -197,3 +197,18 @@ fn when_both_histograms_are_slow_both_are_named_and_the_reason_is_wal_fsync() {
     let msg = &e.slow_disk.message;
     assert!(msg.contains("p99 backend commit latency 509ms (bucket 256ms-512ms) is over the 100ms threshold and p99 WAL fsync latency 255ms (bucket 128ms-256ms) is over the 100ms threshold"), "{msg}");
 }
+
+#[test]
+fn a_database_near_its_quota_and_scarce_file_descriptors_are_warned_about() {
+    let mut m = member(0.002, 0.002);
+    m.db_size_bytes = Some(2_040_109_466.0);
+    m.quota_bytes = Some(2_147_483_648.0);
+    m.open_fds = Some(950.0);
+    m.max_fds = Some(1024.0);
+    let v = eval(&State::default(), &[m], T0).ready;
+    assert_eq!((v.status, v.reason), (Tri::True, "EvaluatedWithWarnings"));
+    assert!(v.message.contains("etcd-0's database uses 95% of its 2.0 GiB quota"), "{}", v.message);
+    assert!(v.message.contains("etcd-0 has 950 of 1024 file descriptors open"), "{}", v.message);
+    let fine = eval(&State::default(), &[member(0.002, 0.002)], T0).ready;
+    assert_eq!(fine.reason, "Evaluated");
+}
