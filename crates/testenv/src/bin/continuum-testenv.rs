@@ -1,5 +1,6 @@
 //! `continuum-testenv build` builds (once) and prints the control-plane binaries;
-//! `continuum-testenv up [--crds DIR] [--apply DIR --namespace NS] [-- CMD ARGS..]` starts a
+//! `continuum-testenv up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd]
+//! [-- CMD ARGS..]` starts a
 //! control plane, applies CRDs and manifests, prints its kubeconfig, then runs CMD (with
 //! KUBECONFIG set) or waits until Ctrl-C or until stdin closes; `continuum-testenv bench [RUNS]` prints the
 //! median start-to-ready time of a control plane with cached binaries.
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5)),
         _ => {
             eprintln!(
-                "usage: continuum-testenv build | up [--crds DIR] [--apply DIR --namespace NS] [-- CMD ARGS..] | bench [RUNS]"
+                "usage: continuum-testenv build | up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd] [-- CMD ARGS..] | bench [RUNS]"
             );
             return ExitCode::from(2);
         }
@@ -52,9 +53,16 @@ fn up(args: &[String]) -> continuum_testenv::Result<()> {
         cp.apply_crds(&PathBuf::from(dir))?;
         eprintln!("continuum-testenv: CRDs from {dir} applied and Established");
     }
+    let ns = flag("--namespace").map_or("default", String::as_str);
     if let Some(dir) = flag("--apply") {
-        let ns = flag("--namespace").map_or("default", String::as_str);
-        apply_dir(&cp, dir, ns)?;
+        apply_dir(&cp, dir, ns, false)?;
+    }
+    if let Some(dir) = flag("--validate") {
+        apply_dir(&cp, dir, ns, true)?;
+        eprintln!("continuum-testenv: every manifest in {dir} passed the API server's admission (server-side dry run)");
+    }
+    if own.iter().any(|a| a == "--watch-own-etcd") {
+        watch_own_etcd(&cp, ns)?;
     }
     println!("kubeconfig={}", cp.kubeconfig.display());
     println!("server={}", cp.server);
@@ -83,12 +91,30 @@ fn up(args: &[String]) -> continuum_testenv::Result<()> {
     Ok(())
 }
 
-fn apply_dir(cp: &continuum_testenv::ControlPlane, dir: &str, ns: &str) -> continuum_testenv::Result<()> {
+/// An EtcdHealth for the control plane's own etcd, so the demo shows real figures.
+fn watch_own_etcd(cp: &continuum_testenv::ControlPlane, ns: &str) -> continuum_testenv::Result<()> {
+    let yaml = format!(
+        "apiVersion: continuum.dev/v1alpha1\nkind: EtcdHealth\nmetadata:\n  name: control-plane-etcd\nspec:\n  endpoints:\n  - name: etcd-0\n    metricsUrl: {}\n  interval: 5s\n  window: 1m\n  for: 30s\n",
+        cp.etcd_metrics_url
+    );
+    let path = cp.dir.join("control-plane-etcd.yaml");
+    std::fs::write(&path, yaml)
+        .map_err(|source| continuum_testenv::Error::Io { what: "writing an EtcdHealth".into(), source })?;
+    apply_dir(cp, &path.to_string_lossy(), ns, false)
+}
+
+fn apply_dir(
+    cp: &continuum_testenv::ControlPlane,
+    dir: &str,
+    ns: &str,
+    dry_run: bool,
+) -> continuum_testenv::Result<()> {
     let out = cp.kubectl_output(&["create", "namespace", ns])?;
     if !out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("AlreadyExists") {
         eprintln!("continuum-testenv: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
-    let out = cp.kubectl_output(&["apply", "--server-side", "-n", ns, "-f", dir])?;
+    let mode = if dry_run { "--dry-run=server" } else { "--dry-run=none" };
+    let out = cp.kubectl_output(&["apply", "--server-side", mode, "-n", ns, "-f", dir])?;
     eprint!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if out.status.success() {
         Ok(())
