@@ -188,3 +188,49 @@ fn http_get(port: u16, path: &str) -> String {
     let _ = s.read_to_string(&mut out);
     out
 }
+
+#[test]
+fn an_https_member_is_read_with_the_ca_and_client_certificate_from_secrets() {
+    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
+    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _operator = start_operator(&cp, free_port());
+    let etcd = Etcd::start(&EtcdOptions { tls_metrics: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+    let _load = Load::start(&etcd.client_url, Duration::from_millis(50));
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let ca = format!("--from-file=ca.crt={}", path(&etcd.certs.ca_cert));
+    let out = kubectl(&cp, &["create", "secret", "generic", "etcd-ca", "-n", "default", &ca]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (cert, key) = (format!("--cert={}", path(&etcd.client_cert)), format!("--key={}", path(&etcd.client_key)));
+    let out = kubectl(&cp, &["create", "secret", "tls", "etcd-client", "-n", "default", &cert, &key]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tls = "    tls:\n      caSecretRef:\n        name: etcd-ca\n        key: ca.crt\n      certSecretRef:\n        name: etcd-client\n";
+    let yaml = health_yaml("mtls", &etcd.metrics_url, None).replace(
+        &format!("    metricsUrl: {}\n", etcd.metrics_url),
+        &format!("    metricsUrl: {}\n{tls}", etcd.metrics_url),
+    );
+    apply(&cp, "default", &yaml);
+    let ready = wait_until("Ready True over mTLS", Duration::from_secs(60), || {
+        let s = jsonpath(&cp, "default", "mtls", r#"{.status.conditions[?(@.type=="Ready")].status}"#);
+        (s == "True").then(|| jsonpath(&cp, "default", "mtls", "{.status.members[0].version}"))
+    });
+    assert_eq!(ready, continuum_testenv::versions::etcd().trim_start_matches('v'));
+    assert_eq!(jsonpath(&cp, "default", "mtls", "{.status.slowDisk}"), "False");
+
+    // Without the client certificate the member refuses us, and the condition says so.
+    let yaml = health_yaml("no-client-cert", &etcd.metrics_url, None).replace(
+        &format!("    metricsUrl: {}\n", etcd.metrics_url),
+        &format!(
+            "    metricsUrl: {}\n    tls:\n      caSecretRef:\n        name: etcd-ca\n        key: ca.crt\n",
+            etcd.metrics_url
+        ),
+    );
+    apply(&cp, "default", &yaml);
+    let message = wait_until("Reachable False without a client certificate", Duration::from_secs(60), || {
+        let s = jsonpath(&cp, "default", "no-client-cert", r#"{.status.conditions[?(@.type=="Reachable")].status}"#);
+        (s == "False").then(|| {
+            jsonpath(&cp, "default", "no-client-cert", r#"{.status.conditions[?(@.type=="Reachable")].message}"#)
+        })
+    });
+    assert!(message.contains("etcd-0:"), "{message}");
+}

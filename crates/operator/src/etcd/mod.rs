@@ -153,6 +153,8 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     }
     let now = now_ms();
     let mut memory = ctx.memory.lock().await;
+    // Deleted EtcdHealths are never reconciled again: forget what has not run for an hour.
+    memory.retain(|_, m| m.last_run.is_none_or(|(at, _)| at.elapsed() < Duration::from_secs(3600)));
     let mem = memory.entry(key).or_default();
     mem.last_run = Some((std::time::Instant::now(), obj.metadata.generation));
     mem.members.retain(|m, _| spec.endpoints.iter().any(|e| &e.name == m));
