@@ -81,14 +81,7 @@ impl ControlPlane {
         })?;
         let start_to_ready = started.elapsed();
         let pids: Vec<u32> = [etcd.pid(), apiserver.pid()].into_iter().flatten().collect();
-        let janitor = Guarded::spawn_with_cleanup(
-            "janitor",
-            Path::new("sleep"),
-            &["2147483647".to_owned()],
-            &dir.join("janitor.log"),
-            Some(dir),
-            &pids,
-        )?;
+        let janitor = Guarded::janitor(dir, &pids)?;
         Ok(Self {
             dir: dir.to_owned(),
             kubeconfig,

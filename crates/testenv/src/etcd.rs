@@ -45,14 +45,7 @@ impl Etcd {
         let (client_cert, client_key) = (dir.join("pki/client.crt"), dir.join("pki/client.key"));
         certs::sign(&certs, "/CN=etcd-metrics-reader", "extendedKeyUsage=clientAuth", &client_key, &client_cert)?;
         let ports = crate::controlplane::free_ports::<3>()?;
-        let janitor = Guarded::spawn_with_cleanup(
-            "janitor",
-            Path::new("sleep"),
-            &["2147483647".to_owned()],
-            &dir.join("janitor.log"),
-            Some(&dir),
-            &[],
-        )?;
+        let janitor = Guarded::janitor(&dir, &[])?;
         let scheme = if opts.tls_metrics { "https" } else { "http" };
         let mut etcd = Self {
             client_url: format!("http://127.0.0.1:{}", ports[0]),

@@ -82,6 +82,13 @@ impl Guarded {
         Ok(Self { name, supervisor: Some(supervisor), log: log.to_owned(), pidfile })
     }
 
+    /// A process that only waits for its owner to go away, then (after the processes `wait_for`
+    /// exited) deletes `dir`: temp directories never outlive the test that made them.
+    pub fn janitor(dir: &Path, wait_for: &[u32]) -> Result<Self> {
+        let sleep = ["2147483647".to_owned()];
+        Self::spawn_with_cleanup("janitor", Path::new("sleep"), &sleep, &dir.join("janitor.log"), Some(dir), wait_for)
+    }
+
     /// Name given at spawn.
     pub fn name(&self) -> &'static str {
         self.name

@@ -34,14 +34,7 @@ impl Prometheus {
             ));
         }
         std::fs::write(dir.join("prometheus.yml"), config).map_err(io("writing prometheus.yml"))?;
-        let janitor = Guarded::spawn_with_cleanup(
-            "janitor",
-            Path::new("sleep"),
-            &["2147483647".to_owned()],
-            &dir.join("janitor.log"),
-            Some(&dir),
-            &[],
-        )?;
+        let janitor = Guarded::janitor(&dir, &[])?;
         let args = vec![
             format!("--config.file={}", dir.join("prometheus.yml").display()),
             format!("--storage.tsdb.path={}", dir.join("data").display()),
