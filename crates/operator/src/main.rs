@@ -8,7 +8,9 @@ mod crdgen;
 mod error;
 mod etcd;
 mod metrics;
+mod offload;
 mod run;
+mod secrets;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -10,6 +10,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,6 +37,26 @@ pub struct ErrorLabels {
     pub category: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    pub namespace: String,
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SwitchLabels {
+    pub namespace: String,
+    pub policy: String,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CategoryLabels {
+    pub namespace: String,
+    pub policy: String,
+    pub category: String,
+}
+
 type FGauge = Gauge<f64, AtomicU64>;
 
 #[derive(Debug)]
@@ -48,6 +69,12 @@ pub struct Metrics {
     db_size: Family<MemberLabels, FGauge>,
     slow_disk: Family<HealthLabels, FGauge>,
     scrape_errors: Family<ErrorLabels, Counter>,
+    pub offload_switches: Family<SwitchLabels, Counter>,
+    pub offload_fps: Family<PolicyLabels, FGauge>,
+    pub offload_latency: Family<PolicyLabels, FGauge>,
+    pub offload_offloaded: Family<PolicyLabels, FGauge>,
+    pub offload_telemetry_errors: Family<CategoryLabels, Counter>,
+    pub offload_evaluation: Histogram,
 }
 
 impl Default for Metrics {
@@ -61,8 +88,26 @@ impl Default for Metrics {
             db_size: Family::default(),
             slow_disk: Family::default(),
             scrape_errors: Family::default(),
+            offload_switches: Family::default(),
+            offload_fps: Family::default(),
+            offload_latency: Family::default(),
+            offload_offloaded: Family::default(),
+            offload_telemetry_errors: Family::default(),
+            offload_evaluation: Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             registry: Registry::default(),
         };
+        let offload = registry.sub_registry_with_prefix("offload");
+        offload.register("switches", "Backend switches carried out, by direction", m.offload_switches.clone());
+        offload.register("fps", "Observed frame rate", m.offload_fps.clone());
+        offload.register("latency_seconds", "Observed inference latency", m.offload_latency.clone());
+        offload.register("offloaded", "1 while the workload runs on the offload backend", m.offload_offloaded.clone());
+        offload.register("telemetry_errors", "Failed telemetry reads, by category", m.offload_telemetry_errors.clone());
+        offload.register_with_unit(
+            "evaluation_duration",
+            "Time to read telemetry, decide and actuate one policy",
+            prometheus_client::registry::Unit::Seconds,
+            m.offload_evaluation.clone(),
+        );
         let etcd = registry.sub_registry_with_prefix("etcd");
         etcd.register("wal_fsync_p99_seconds", "p99 WAL fsync latency over the window", m.wal_fsync_p99.clone());
         etcd.register(

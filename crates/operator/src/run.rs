@@ -28,16 +28,17 @@ pub async fn main(args: RunArgs) -> Result<()> {
     tracing::info!(addr = %bound, "serving /metrics and /healthz");
     tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = async move {
-        let mut rx = stop_rx;
+    let stopped = |rx: tokio::sync::watch::Receiver<bool>| async move {
+        let mut rx = rx;
         let _ = rx.wait_for(|s| *s).await;
     };
-    let etcd = tokio::spawn(crate::etcd::run(client.clone(), metrics, stopped));
-    tracing::info!("ready; controllers running: EtcdHealth");
+    let etcd = tokio::spawn(crate::etcd::run(client.clone(), metrics.clone(), stopped(stop_rx.clone())));
+    let offload = tokio::spawn(crate::offload::run(client.clone(), metrics, stopped(stop_rx)));
+    tracing::info!("ready; controllers running: EtcdHealth, OffloadPolicy");
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), etcd).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { (etcd.await, offload.await) }).await;
     Ok(())
 }
 

@@ -5,7 +5,6 @@ mod correlate;
 pub mod member;
 mod prom_source;
 mod status;
-pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -113,7 +112,7 @@ async fn scrape(
     ns: &str,
     ep: &continuum_api::etcd::EtcdEndpoint,
 ) -> Result<EtcdSnapshot, (String, &'static str)> {
-    let tls = tls::material(&ctx.client, ns, ep.tls.as_ref()).await.map_err(|e| (e, "tls_secret"))?;
+    let tls = crate::secrets::material(&ctx.client, ns, ep.tls.as_ref()).await.map_err(|e| (e, "tls_secret"))?;
     let fetcher = fetcher(ctx, tls, SCRAPE_TIMEOUT).await.map_err(|e| (e, "tls_config"))?;
     let page = fetcher.get(&ep.metrics_url, &[]).await.map_err(|e| (e.to_string(), e.category()))?;
     EtcdSnapshot::parse(&page, now_ms()).map_err(|e| (format!("not a metrics page: {e}"), "parse"))
@@ -125,7 +124,7 @@ async fn read_prometheus(
     src: &continuum_api::etcd::EtcdPrometheusSource,
     t: &Thresholds,
 ) -> Result<Vec<(continuum_policy::etcd::MemberReading, continuum_api::etcd::MemberStatus)>, String> {
-    let tls = tls::material(&ctx.client, ns, src.tls.as_ref()).await?;
+    let tls = crate::secrets::material(&ctx.client, ns, src.tls.as_ref()).await?;
     let fetcher = fetcher(ctx, tls, prom_source::fetcher_timeout()).await?;
     let headers = prom_source::headers(&ctx.client, ns, src).await?;
     prom_source::read(fetcher, headers, src, t).await

@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use continuum_api::common::SecretKeyRef;
 use continuum_api::etcd::{EtcdPrometheusSource, MemberStatus};
 use continuum_policy::etcd::{MemberReading, P99, Thresholds};
 use continuum_policy::format;
 use continuum_telemetry::fetch::Fetcher;
-use continuum_telemetry::promql::{PromClient, Series, base64};
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
+use continuum_telemetry::promql::{PromClient, Series};
+use kube::Client;
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -26,28 +24,16 @@ fn enclosing(v: f64) -> P99 {
     }
 }
 
-async fn secret_value(secrets: &Api<Secret>, name: &str, key: &str) -> Result<String, String> {
-    let secret = secrets.get_opt(name).await.map_err(|e| format!("cannot read Secret {name}: {e}"))?;
-    let bytes = secret
-        .and_then(|s| s.data)
-        .and_then(|mut d| d.remove(key))
-        .ok_or_else(|| format!("Secret {name} has no key {key}"))?;
-    String::from_utf8(bytes.0).map(|s| s.trim().to_owned()).map_err(|_| format!("Secret {name} key {key} is not text"))
-}
-
 /// Authorization and extra headers for the API.
 pub async fn headers(client: &Client, ns: &str, src: &EtcdPrometheusSource) -> Result<Vec<(String, String)>, String> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let mut out: Vec<(String, String)> = src.headers.clone().unwrap_or_default().into_iter().collect();
-    if let Some(SecretKeyRef { name, key }) = &src.bearer_token_secret_ref {
-        out.push(("Authorization".into(), format!("Bearer {}", secret_value(&secrets, name, key).await?)));
-    }
-    if let Some(basic) = &src.basic_auth_secret_ref {
-        let user = secret_value(&secrets, &basic.name, "username").await?;
-        let pass = secret_value(&secrets, &basic.name, "password").await?;
-        out.push(("Authorization".into(), format!("Basic {}", base64(format!("{user}:{pass}").as_bytes()))));
-    }
-    Ok(out)
+    crate::secrets::headers_for(
+        client,
+        ns,
+        src.headers.as_ref(),
+        src.bearer_token_secret_ref.as_ref(),
+        src.basic_auth_secret_ref.as_ref(),
+    )
+    .await
 }
 
 pub fn fetcher_timeout() -> Duration {

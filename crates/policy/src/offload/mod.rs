@@ -50,8 +50,10 @@ impl Rules {
     /// Recovery lines default to 1.2 × fpsBelow and 0.8 × latencyAbove (stricter than the
     /// offload lines, so the policy does not flap).
     pub fn with_recovery_defaults(mut self) -> Self {
-        if self.fps_above.is_none() && self.latency_below.is_none() {
+        if self.fps_above.is_none() {
             self.fps_above = self.fps_below.map(|f| f * 1.2);
+        }
+        if self.latency_below.is_none() {
             self.latency_below = self.latency_above.map(|l| l * 0.8);
         }
         self

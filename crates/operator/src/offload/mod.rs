@@ -1,0 +1,395 @@
+//! OffloadPolicy controller: every `interval` read the telemetry, probe the offload agent, decide
+//! (pure, `continuum_policy::offload`), actuate, and write status, Events and metrics. Also woken
+//! when the target Deployment changes.
+
+mod actuate;
+mod observe;
+mod status;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use continuum_api::OffloadPolicy;
+use continuum_api::offload::{BackendName, Mode, OffloadPolicySpec, OnNoData, Transition};
+use continuum_policy::offload::{Action, Backend, NoData, Rules, State, decide};
+use continuum_telemetry::fetch::{Fetcher, TlsMaterial};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action as Requeue, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::Mutex;
+
+use crate::metrics::{CategoryLabels, Metrics, PolicyLabels, SwitchLabels};
+use status::Cond;
+
+pub struct Context {
+    client: Client,
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
+    cache: observe::QueryCache,
+    fetchers: Mutex<HashMap<(TlsMaterial, Duration), Fetcher>>,
+    last_run: Mutex<HashMap<String, (Instant, Option<i64>)>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("writing the status failed: {0}")]
+    Status(#[source] kube::Error),
+}
+
+fn ms(d: &kube::core::Duration) -> i64 {
+    Duration::from(*d).as_millis() as i64
+}
+
+fn secs(d: &kube::core::Duration) -> f64 {
+    Duration::from(*d).as_secs_f64()
+}
+
+pub fn rules(spec: &OffloadPolicySpec) -> Rules {
+    let recover = spec.recover_when.as_ref();
+    Rules {
+        fps_below: spec.offload_when.fps_below,
+        latency_above: spec.offload_when.latency_above.as_ref().map(secs),
+        offload_for_ms: ms(&spec.offload_when.for_),
+        fps_above: recover.and_then(|r| r.fps_above),
+        latency_below: recover.and_then(|r| r.latency_below.as_ref().map(secs)),
+        recover_for_ms: recover.map_or(60_000, |r| ms(&r.for_)),
+        cooldown_ms: ms(&spec.cooldown),
+        max_switches_per_hour: spec.max_switches_per_hour.max(1) as usize,
+        max_sample_age_ms: ms(&spec.telemetry.max_sample_age),
+        on_no_data: match spec.telemetry.on_no_data {
+            OnNoData::Hold => NoData::Hold,
+            OnNoData::Local => NoData::Local,
+            OnNoData::Offload => NoData::Offload,
+        },
+        dry_run: spec.mode == Mode::DryRun,
+        suspend: spec.suspend,
+        pin: spec.pin.map(status::from_api),
+        local_endpoint: spec.backends.local.endpoint.clone(),
+        offload_endpoint: spec.backends.offload.endpoint.clone(),
+    }
+    .with_recovery_defaults()
+}
+
+pub async fn run(
+    client: Client,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let reporter = Reporter { controller: "continuum-operator".into(), instance: std::env::var("POD_NAME").ok() };
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client: client.clone(),
+        metrics,
+        cache: observe::QueryCache::default(),
+        fetchers: Mutex::default(),
+        last_run: Mutex::default(),
+    });
+    let controller = Controller::new(Api::<OffloadPolicy>::all(client.clone()), watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(Api::<Deployment>::all(client), watcher::Config::default(), move |d: Deployment| {
+            let (ns, name) = (d.namespace(), d.name_any());
+            store
+                .state()
+                .iter()
+                .filter(|p| p.namespace() == ns && p.spec.target_ref.name == name)
+                .map(|p| ObjectRef::from_obj(&**p))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            if let Err(err) = res {
+                tracing::debug!(%err, "offloadpolicy reconcile");
+            }
+        })
+        .await;
+}
+
+fn now_ms() -> i64 {
+    k8s_openapi::jiff::Timestamp::now().as_millisecond()
+}
+
+async fn too_early(ctx: &Context, key: &str, generation: Option<i64>, interval: Duration) -> Option<Duration> {
+    let mut runs = ctx.last_run.lock().await;
+    runs.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(3600));
+    let (at, seen) = *runs.get(key)?;
+    (seen == generation && at.elapsed() < interval.mul_f64(0.9)).then(|| interval - at.elapsed())
+}
+
+async fn fetcher(ctx: &Context, tls: TlsMaterial, timeout: Duration) -> Result<Fetcher, String> {
+    let mut cache = ctx.fetchers.lock().await;
+    let key = (tls, timeout);
+    if let Some(f) = cache.get(&key) {
+        return Ok(f.clone());
+    }
+    let f = Fetcher::new(&key.0, timeout).map_err(|e| e.to_string())?;
+    cache.insert(key, f.clone());
+    Ok(f)
+}
+
+/// Reads the telemetry; configuration problems (Secrets, TLS) come back as the observation's error.
+async fn observe(
+    ctx: &Context,
+    ns: &str,
+    spec: &OffloadPolicySpec,
+    now: i64,
+) -> continuum_policy::offload::Observation {
+    let t = &spec.telemetry;
+    let (tls, timeout) = match (&t.prometheus, &t.scrape) {
+        (Some(p), _) => (p.tls.as_ref(), p.timeout),
+        (None, Some(s)) => (s.tls.as_ref(), s.timeout),
+        (None, None) => (None, kube::core::Duration::from(Duration::from_secs(5))),
+    };
+    let setup = async {
+        let material = crate::secrets::material(&ctx.client, ns, tls).await?;
+        let f = fetcher(ctx, material, Duration::from(timeout)).await?;
+        let headers = match &t.prometheus {
+            Some(p) => {
+                crate::secrets::headers_for(
+                    &ctx.client,
+                    ns,
+                    p.headers.as_ref(),
+                    p.auth.as_ref().and_then(|a| a.bearer_token_secret_ref.as_ref()),
+                    p.auth.as_ref().and_then(|a| a.basic_auth_secret_ref.as_ref()),
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        Ok::<_, String>((f, headers))
+    };
+    match setup.await {
+        Ok((f, headers)) => observe::read(&ctx.cache, t, &f, headers, now).await,
+        Err(e) => continuum_policy::offload::Observation {
+            fps: None,
+            latency_seconds: None,
+            sample_time_ms: None,
+            error: Some(e),
+            target: continuum_policy::offload::TargetHealth::Unchecked,
+        },
+    }
+}
+
+async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let started = Instant::now();
+    let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+    let spec = &obj.spec;
+    let interval = Duration::from(spec.telemetry.interval);
+    let key = format!("{ns}/{name}");
+    if let Some(wait) = too_early(&ctx, &key, obj.metadata.generation, interval).await {
+        return Ok(Requeue::requeue(wait));
+    }
+    ctx.last_run.lock().await.insert(key, (Instant::now(), obj.metadata.generation));
+    let r = rules(spec);
+    let now = now_ms();
+    let deploys: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    let target = &spec.target_ref.name;
+    let env = spec.actuation.env.as_ref();
+    let current = match env {
+        Some(e) => Some(actuate::current(&deploys, target, &e.container, &e.name).await),
+        None => None,
+    };
+    let prev = status::state_of(obj.status.as_ref()).unwrap_or_else(|| State {
+        active: match &current {
+            Some(Ok(Some(v))) if *v == r.offload_endpoint => Backend::Offload,
+            _ => Backend::Local,
+        },
+        ..State::default()
+    });
+    let mut o = observe(&ctx, &ns, spec, now).await;
+    o.target = observe::probe(&spec.backends.offload).await;
+    let d = decide(&r, &prev, &o, now);
+    let labels = PolicyLabels { namespace: ns.clone(), policy: name.clone() };
+    if let Some(err) = &o.error {
+        let category = if err.contains("timeout") || err.contains("no answer") {
+            "timeout"
+        } else if err.contains("series") {
+            "series"
+        } else {
+            "unavailable"
+        };
+        ctx.metrics
+            .offload_telemetry_errors
+            .get_or_create(&CategoryLabels { namespace: ns.clone(), policy: name.clone(), category: category.into() })
+            .inc();
+    }
+
+    // Actuation: make the workload point at the backend the decision settled on.
+    let mut state = d.state.clone();
+    let mut switched = None;
+    let mut conditions: Vec<Cond> = Vec::new();
+    let target_found = !matches!(current, Some(Err(actuate::ActuationError::MissingTarget(_))));
+    conditions.push(if target_found {
+        ("TargetFound", true, "Found".into(), format!("Deployment {target} exists."))
+    } else {
+        (
+            "TargetFound",
+            false,
+            "TargetMissing".into(),
+            format!("Deployment {target} does not exist in namespace {ns}; nothing is switched until it does."),
+        )
+    });
+    let enforce = !r.dry_run && !r.suspend;
+    let actuated: Cond = match (env, enforce) {
+        (_, false) => {
+            ("Actuated", true, "NotEnforced".into(), "DryRun or suspend: the workload is not changed.".into())
+        }
+        (None, true) => {
+            let mode = if spec.actuation.service.is_some() {
+                "service"
+            } else if spec.actuation.override_policy.is_some() {
+                "overridePolicy"
+            } else {
+                "configMap"
+            };
+            state = prev.clone();
+            (
+                "Actuated",
+                false,
+                "ModeNotImplemented".into(),
+                format!("Actuation mode {mode} is not implemented in this version; decisions are only reported."),
+            )
+        }
+        (Some(e), true) => {
+            let wanted = r.endpoint(state.active).to_owned();
+            match actuate::set_env(&deploys, target, &e.container, &e.name, &wanted).await {
+                Ok(applied) => {
+                    if let Action::Switch { to, dry_run: false } = d.action {
+                        switched = Some(Transition {
+                            time: status::time(now),
+                            from: status::to_api(prev.active),
+                            to: status::to_api(to),
+                            reason: d.reason.into(),
+                            message: Some(d.message.clone()),
+                        });
+                    }
+                    let how = if applied == actuate::Applied::Changed { "Applied" } else { "InSync" };
+                    (
+                        "Actuated",
+                        true,
+                        how.into(),
+                        format!("{} of container {} in Deployment {target} is {wanted}.", e.name, e.container),
+                    )
+                }
+                Err(err) => {
+                    // The switch did not happen: keep the previous backend and timers.
+                    state = State { recent_switches_ms: prev.recent_switches_ms.clone(), ..prev.clone() };
+                    let reason = match err {
+                        actuate::ActuationError::MissingTarget(_) => "TargetMissing",
+                        actuate::ActuationError::MissingContainer { .. } => "ContainerMissing",
+                        _ => "WriteFailed",
+                    };
+                    ("Actuated", false, reason.into(), format!("{err}."))
+                }
+            }
+        }
+    };
+    let actuation_ok = actuated.1;
+    conditions.push(actuated);
+    conditions.push(if d.telemetry_ok {
+        ("TelemetryAvailable", true, "SampleRead".into(), "The latest sample was read and is fresh.".into())
+    } else {
+        (
+            "TelemetryAvailable",
+            false,
+            "NoUsableSample".into(),
+            o.error.clone().map_or_else(|| d.message.clone(), |e| format!("{e}.")),
+        )
+    });
+    conditions.push(status::target_condition(&o));
+    let ready = d.telemetry_ok && target_found && actuation_ok;
+    conditions.insert(0, ("Ready", ready, d.reason.into(), d.message.clone()));
+
+    let out = status::Outcome {
+        decision: &d,
+        state: &state,
+        observation: &o,
+        endpoint: r.endpoint(state.active).to_owned(),
+        switched: switched.clone(),
+        conditions,
+    };
+    let new_status = status::build(&obj, &out, now);
+    let api: Api<OffloadPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    let body =
+        serde_json::json!({ "apiVersion": "continuum.dev/v1alpha1", "kind": "OffloadPolicy", "status": new_status });
+    api.patch_status(&name, &PatchParams::apply(actuate::FIELD_MANAGER).force(), &Patch::Apply(body))
+        .await
+        .map_err(Error::Status)?;
+
+    publish(&ctx, &obj, &d, switched.as_ref(), &new_status.conditions).await;
+    if let Some(f) = o.fps.filter(|v| v.is_finite()) {
+        ctx.metrics.offload_fps.get_or_create(&labels).set(f);
+    }
+    if let Some(l) = o.latency_seconds.filter(|v| v.is_finite()) {
+        ctx.metrics.offload_latency.get_or_create(&labels).set(l);
+    }
+    ctx.metrics.offload_offloaded.get_or_create(&labels).set(if state.active == Backend::Offload { 1.0 } else { 0.0 });
+    if let Some(t) = &switched {
+        let to = if t.to == BackendName::Offload { "offload" } else { "local" };
+        ctx.metrics.offload_switches.get_or_create(&SwitchLabels { namespace: ns, policy: name, to: to.into() }).inc();
+    }
+    ctx.metrics.offload_evaluation.observe(started.elapsed().as_secs_f64());
+    Ok(Requeue::requeue(interval))
+}
+
+/// Events: one per switch, per DryRun decision, and per condition change.
+async fn publish(
+    ctx: &Context,
+    obj: &OffloadPolicy,
+    d: &continuum_policy::offload::Decision,
+    switched: Option<&Transition>,
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) {
+    let previous = obj.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    let mut events: Vec<(EventType, String, String)> = Vec::new();
+    if let Some(t) = switched {
+        let reason = match (t.to, d.reason) {
+            (BackendName::Offload, _) => "Offloaded",
+            (BackendName::Local, "TargetUnhealthy") => "FailedBack",
+            (BackendName::Local, _) => "Recovered",
+        };
+        events.push((EventType::Normal, reason.into(), d.message.clone()));
+    }
+    for c in conditions {
+        let before = previous.iter().find(|p| p.type_ == c.type_);
+        let changed = before.is_none_or(|p| p.status != c.status || p.reason != c.reason);
+        let notable = c.type_ != "Ready"
+            || matches!(
+                c.reason.as_str(),
+                "DryRunWouldOffload"
+                    | "DryRunWouldRecover"
+                    | "CooldownActive"
+                    | "SwitchBudgetExhausted"
+                    | "TargetUnhealthy"
+                    | "TelemetryUnavailable"
+            );
+        if changed && notable && !(before.is_none() && c.status == "True") {
+            let kind = if c.status == "True" { EventType::Normal } else { EventType::Warning };
+            events.push((kind, c.reason.clone(), c.message.clone()));
+        }
+    }
+    for (type_, reason, note) in events {
+        let event = Event {
+            type_,
+            reason,
+            note: Some(note.chars().take(1000).collect()),
+            action: "Evaluate".into(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(offloadpolicy = %obj.name_any(), %err, "cannot publish an Event");
+        }
+    }
+}
+
+fn error_policy(obj: Arc<OffloadPolicy>, err: &Error, _ctx: Arc<Context>) -> Requeue {
+    tracing::warn!(offloadpolicy = %obj.name_any(), %err, "reconcile failed; retrying in 10s");
+    Requeue::requeue(Duration::from_secs(10))
+}
