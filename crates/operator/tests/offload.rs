@@ -247,3 +247,135 @@ fn degraded_fps_offloads_to_the_healthy_agent_and_recovery_switches_back() {
         env_of(&cp, "VACCEL_RPC_ADDRESS") == jetson.endpoint()
     });
 }
+
+/// Control plane, CRDs, exporter, agents and the Deployment, for the scenarios below.
+struct Scene {
+    cp: ControlPlane,
+    exporter: Exporter,
+    pi: Agent,
+    jetson: Agent,
+}
+
+fn scene() -> Scene {
+    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
+    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (exporter, pi, jetson) = (Exporter::start(25.0, 0.04), Agent::start(), Agent::start());
+    apply(&cp, &DEPLOYMENT.replace("PI", &pi.endpoint()), "gitops");
+    Scene { cp, exporter, pi, jetson }
+}
+
+#[test]
+fn dry_run_only_reports_and_a_prometheus_outage_is_held_and_explained() {
+    let s = scene();
+    let prom = Prometheus::start(&[&format!("127.0.0.1:{}/metrics", s.exporter.port)], Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    let yaml = policy_yaml(&prom.url, &s.pi.endpoint(), &s.jetson.endpoint()) + "  mode: DryRun\n";
+    apply(&s.cp, &yaml, "user");
+    s.exporter.set(4.0, 0.3);
+    wait_for("DryRunWouldOffload Event", Duration::from_secs(20), || {
+        kubectl(&s.cp, &["get", "events", "--field-selector", "reason=DryRunWouldOffload", "-o", "name"])
+            .lines()
+            .count()
+            == 1
+    });
+    assert_eq!(env_of(&s.cp, "VACCEL_RPC_ADDRESS"), s.pi.endpoint(), "DryRun patched the Deployment");
+    assert!(
+        policy(&s.cp, r#"{.status.conditions[?(@.type=="Ready")].message}"#).starts_with("DryRun: would fps 4.0 < 10")
+    );
+
+    drop(prom);
+    wait_for("TelemetryAvailable False", Duration::from_secs(20), || {
+        policy(&s.cp, r#"{.status.conditions[?(@.type=="TelemetryAvailable")].status}"#) == "False"
+    });
+    let ready = policy(&s.cp, r#"{.status.conditions[?(@.type=="Ready")].message}"#);
+    assert!(ready.contains("no usable telemetry") && ready.contains("onNoData Hold"), "{ready}");
+    assert!(
+        policy(&s.cp, r#"{.status.conditions[?(@.type=="TelemetryAvailable")].message}"#).contains("connection failed")
+    );
+    assert_eq!(policy(&s.cp, "{.status.phase}"), "Degraded");
+    assert_eq!(env_of(&s.cp, "VACCEL_RPC_ADDRESS"), s.pi.endpoint());
+}
+
+#[test]
+fn a_restarted_operator_resumes_the_sustain_window_from_status() {
+    let s = scene();
+    let prom = Prometheus::start(&[&format!("127.0.0.1:{}/metrics", s.exporter.port)], Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    let yaml = policy_yaml(&prom.url, &s.pi.endpoint(), &s.jetson.endpoint())
+        .replace("for: 3s}\n  recoverWhen", "for: 8s}\n  recoverWhen");
+    apply(&s.cp, &yaml, "user");
+    wait_for("first evaluation", Duration::from_secs(20), || policy(&s.cp, "{.status.phase}") == "Local");
+    s.exporter.set(4.0, 0.3);
+    wait_for("violatingSince recorded", Duration::from_secs(20), || {
+        !policy(&s.cp, "{.status.violatingSince}").is_empty()
+    });
+    let since = policy(&s.cp, "{.status.violatingSince}");
+    std::thread::sleep(Duration::from_secs(2));
+    drop(operator);
+    let restarted = Instant::now();
+    let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    wait_for("offload after the restart", Duration::from_secs(30), || {
+        env_of(&s.cp, "VACCEL_RPC_ADDRESS") == s.jetson.endpoint()
+    });
+    // The 8s window started before the restart: the switch comes well before restart + 8s.
+    assert!(
+        restarted.elapsed() < Duration::from_secs(8),
+        "the window restarted: {:?} after the restart",
+        restarted.elapsed()
+    );
+    let first =
+        kubectl(&s.cp, &["get", "offloadpolicy", "detector", "-o", "jsonpath={.status.lastTransition.message}"]);
+    assert!(
+        first.contains("for 8s") || first.contains("for 9s") || first.contains("for 10s"),
+        "{first} (violating since {since})"
+    );
+}
+
+#[test]
+fn direct_scrape_mode_offloads_without_prometheus() {
+    let s = scene();
+    let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
+        .replace(
+            "    prometheus: {url: \"unused\"}\n",
+            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
+        )
+        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
+        .replace(
+            "{query: \"max(detector_inference_latency_seconds)\"}",
+            "{metric: detector_inference_latency_seconds}",
+        );
+    apply(&s.cp, &yaml, "user");
+    wait_for("scraped fps in status", Duration::from_secs(20), || policy(&s.cp, "{.status.observed.fps}") == "25");
+    s.exporter.set(3.0, 0.5);
+    wait_for("offload from scraped telemetry", Duration::from_secs(20), || {
+        env_of(&s.cp, "VACCEL_RPC_ADDRESS") == s.jetson.endpoint()
+    });
+}
+
+#[test]
+fn a_missing_container_becomes_a_condition_and_an_event_not_a_crash() {
+    let s = scene();
+    let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
+        .replace(
+            "    prometheus: {url: \"unused\"}\n",
+            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
+        )
+        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
+        .replace("{query: \"max(detector_inference_latency_seconds)\"}", "{metric: detector_inference_latency_seconds}")
+        .replace("env: {container: detector}", "env: {container: inference}");
+    apply(&s.cp, &yaml, "user");
+    wait_for("Actuated False", Duration::from_secs(20), || {
+        policy(&s.cp, r#"{.status.conditions[?(@.type=="Actuated")].reason}"#) == "ContainerMissing"
+    });
+    let msg = policy(&s.cp, r#"{.status.conditions[?(@.type=="Actuated")].message}"#);
+    assert!(msg.contains("has no container inference (it has: detector)"), "{msg}");
+    wait_for("ContainerMissing Event", Duration::from_secs(10), || {
+        kubectl(&s.cp, &["get", "events", "--field-selector", "reason=ContainerMissing", "-o", "name"]).lines().count()
+            == 1
+    });
+}
