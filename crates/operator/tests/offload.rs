@@ -379,3 +379,46 @@ fn a_missing_container_becomes_a_condition_and_an_event_not_a_crash() {
             == 1
     });
 }
+
+#[test]
+fn a_flapping_signal_switches_no_more_often_than_cooldown_and_budget_allow() {
+    let s = scene();
+    let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
+        .replace(
+            "    prometheus: {url: \"unused\"}\n",
+            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
+        )
+        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
+        .replace("{query: \"max(detector_inference_latency_seconds)\"}", "{metric: detector_inference_latency_seconds}")
+        .replace("for: 3s}", "for: 0s}")
+        .replace("cooldown: 0s", "cooldown: 6s")
+        .replace("maxSwitchesPerHour: 20", "maxSwitchesPerHour: 3");
+    apply(&s.cp, &yaml, "user");
+    wait_for("first evaluation", Duration::from_secs(20), || policy(&s.cp, "{.status.phase}") == "Local");
+    // The signal flips every second for 30 s: unbounded, that would be ~30 switches.
+    let started = Instant::now();
+    let mut bad = true;
+    while started.elapsed() < Duration::from_secs(30) {
+        if bad {
+            s.exporter.set(3.0, 0.5)
+        } else {
+            s.exporter.set(30.0, 0.02)
+        }
+        bad = !bad;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let times = policy(&s.cp, "{.status.recentTransitions[*].time}");
+    let times: Vec<i64> = times
+        .split_whitespace()
+        .filter_map(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond())
+        .collect();
+    assert!(!times.is_empty() && times.len() <= 3, "switches: {times:?}");
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] >= 6000, "switches closer than the cooldown: {times:?}");
+    }
+    let reasons = kubectl(&s.cp, &["get", "events", "-o", "jsonpath={.items[*].reason}"]);
+    assert!(reasons.contains("CooldownActive") || reasons.contains("SwitchBudgetExhausted"), "{reasons}");
+    eprintln!("{} switches in 30 s of flapping: {times:?}", times.len());
+}
