@@ -350,6 +350,8 @@ fn direct_scrape_mode_offloads_without_prometheus() {
         );
     apply(&s.cp, &yaml, "user");
     wait_for("scraped fps in status", Duration::from_secs(20), || policy(&s.cp, "{.status.observed.fps}") == "25");
+    let plain = policy(&s.cp, r#"{.status.conditions[?(@.type=="Propagated")].reason}"#);
+    assert_eq!(plain, "NotAResourceTemplate", "a plain Deployment (no Karmada) is reported as such");
     s.exporter.set(3.0, 0.5);
     wait_for("offload from scraped telemetry", Duration::from_secs(20), || {
         env_of(&s.cp, "VACCEL_RPC_ADDRESS") == s.jetson.endpoint()
@@ -421,4 +423,53 @@ fn a_flapping_signal_switches_no_more_often_than_cooldown_and_budget_allow() {
     let reasons = kubectl(&s.cp, &["get", "events", "-o", "jsonpath={.items[*].reason}"]);
     assert!(reasons.contains("CooldownActive") || reasons.contains("SwitchBudgetExhausted"), "{reasons}");
     eprintln!("{} switches in 30 s of flapping: {times:?}", times.len());
+}
+
+#[test]
+fn a_karmada_template_reports_where_it_runs_from_its_resource_binding() {
+    let s = scene();
+    s.cp.apply_crds(&continuum_testenv::karmada_crds()).unwrap_or_else(|e| panic!("{e}"));
+    let out =
+        s.cp.kubectl_output(&["label", "deployment", "detector", "propagationpolicy.karmada.io/permanent-id=2c5e1a"])
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    apply(
+        &s.cp,
+        "apiVersion: work.karmada.io/v1alpha2\nkind: ResourceBinding\nmetadata:\n  name: detector-deployment\nspec:\n  resource: {apiVersion: apps/v1, kind: Deployment, name: detector}\n",
+        "karmada",
+    );
+    let status = r#"{"status":{"aggregatedStatus":[{"clusterName":"edge-pi","applied":true,"health":"Healthy","status":{"replicas":1,"readyReplicas":1}},{"clusterName":"edge-jetson","applied":true,"health":"Unhealthy","status":{"replicas":1,"readyReplicas":0}}]}}"#;
+    let out =
+        s.cp.kubectl_output(&[
+            "patch",
+            "resourcebinding",
+            "detector-deployment",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
+    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
+        .replace(
+            "    prometheus: {url: \"unused\"}\n",
+            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
+        )
+        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
+        .replace(
+            "{query: \"max(detector_inference_latency_seconds)\"}",
+            "{metric: detector_inference_latency_seconds}",
+        );
+    apply(&s.cp, &yaml, "user");
+    wait_for("propagation in status", Duration::from_secs(20), || {
+        policy(&s.cp, "{.status.propagation.clusters[*].name}") == "edge-pi edge-jetson"
+    });
+    assert_eq!(
+        policy(&s.cp, "{.status.propagation.clusters[0].health} {.status.propagation.clusters[0].readyReplicas}"),
+        "Healthy 1"
+    );
+    let msg = policy(&s.cp, r#"{.status.conditions[?(@.type=="Propagated")].message}"#);
+    assert_eq!(msg, "Propagated to 2: edge-pi (Healthy, 1 ready), edge-jetson (Unhealthy, 0 ready).");
 }

@@ -24,6 +24,11 @@ pub use error::{Error, Result};
 pub use etcd::{Etcd, EtcdOptions, Load};
 pub use prometheus::Prometheus;
 
+/// Directory of the minimal Karmada CRDs (ResourceBinding) used by tests.
+pub fn karmada_crds() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("karmada")
+}
+
 /// One control plane per process, started on first use and shared by every test in a test
 /// binary (each test works in its own namespace). Its servers stop and its directory is removed
 /// when the process exits, however it exits.

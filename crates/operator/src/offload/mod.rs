@@ -3,6 +3,7 @@
 //! when the target Deployment changes.
 
 mod actuate;
+mod karmada;
 mod observe;
 mod status;
 
@@ -203,6 +204,8 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
         },
         ..State::default()
     });
+    let deployment = deploys.get_opt(target).await.ok().flatten();
+    let (propagation, propagated) = karmada::propagation(&ctx.client, &ns, deployment.as_ref()).await;
     let mut o = observe(&ctx, &ns, spec, now).await;
     o.target = observe::probe(&spec.backends.offload).await;
     let d = decide(&r, &prev, &o, now);
@@ -304,6 +307,7 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
         )
     });
     conditions.push(status::target_condition(&o));
+    conditions.push(propagated);
     let ready = d.telemetry_ok && target_found && actuation_ok;
     conditions.insert(0, ("Ready", ready, d.reason.into(), d.message.clone()));
 
@@ -314,6 +318,7 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
         endpoint: r.endpoint(state.active).to_owned(),
         switched: switched.clone(),
         conditions,
+        propagation,
     };
     let new_status = status::build(&obj, &out, now);
     let api: Api<OffloadPolicy> = Api::namespaced(ctx.client.clone(), &ns);
@@ -370,7 +375,8 @@ async fn publish(
                     | "TargetUnhealthy"
                     | "TelemetryUnavailable"
             );
-        if changed && notable && !(before.is_none() && c.status == "True") {
+        let quiet = before.is_none() && (c.status == "True" || c.reason == "NotAResourceTemplate");
+        if changed && notable && !quiet {
             let kind = if c.status == "True" { EventType::Normal } else { EventType::Warning };
             events.push((kind, c.reason.clone(), c.message.clone()));
         }

@@ -81,6 +81,7 @@ pub struct Outcome<'a> {
     pub endpoint: String,
     pub switched: Option<Transition>,
     pub conditions: Vec<Cond>,
+    pub propagation: Option<continuum_api::offload::Propagation>,
 }
 
 pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPolicyStatus {
@@ -110,7 +111,7 @@ pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPoli
         no_data_since: out.state.no_data_since_ms.map(time),
         last_transition: out.switched.clone().or(prev.last_transition),
         recent_transitions: recent,
-        propagation: prev.propagation,
+        propagation: out.propagation.clone(),
         conditions: out.conditions.iter().map(|c| condition(c, &prev.conditions, generation, now_ms)).collect(),
     }
 }
