@@ -75,6 +75,7 @@ pub struct Metrics {
     pub offload_offloaded: Family<PolicyLabels, FGauge>,
     pub offload_telemetry_errors: Family<CategoryLabels, Counter>,
     pub offload_evaluation: Histogram,
+    pub offload_queries: Counter,
 }
 
 impl Default for Metrics {
@@ -94,6 +95,7 @@ impl Default for Metrics {
             offload_offloaded: Family::default(),
             offload_telemetry_errors: Family::default(),
             offload_evaluation: Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            offload_queries: Counter::default(),
             registry: Registry::default(),
         };
         let offload = registry.sub_registry_with_prefix("offload");
@@ -102,6 +104,11 @@ impl Default for Metrics {
         offload.register("latency_seconds", "Observed inference latency", m.offload_latency.clone());
         offload.register("offloaded", "1 while the workload runs on the offload backend", m.offload_offloaded.clone());
         offload.register("telemetry_errors", "Failed telemetry reads, by category", m.offload_telemetry_errors.clone());
+        offload.register(
+            "telemetry_queries",
+            "PromQL queries sent (identical queries are shared)",
+            m.offload_queries.clone(),
+        );
         offload.register_with_unit(
             "evaluation_duration",
             "Time to read telemetry, decide and actuate one policy",

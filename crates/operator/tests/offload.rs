@@ -2,90 +2,12 @@
 //! Prometheus scraping a simulated detector whose fps/latency the test sets, simulated vAccel
 //! agents as TCP listeners, and the switch observed on the real Deployment.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use continuum_testenv::sim::{Agent, Exporter};
 use continuum_testenv::{ControlPlane, Prometheus};
 
 mod common;
-
-/// A detector's /metrics: `detector_fps` and `detector_inference_latency_seconds` gauges.
-struct Exporter {
-    port: u16,
-    values: Arc<Mutex<(f64, f64)>>,
-}
-
-impl Exporter {
-    fn start(fps: f64, latency: f64) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let values = Arc::new(Mutex::new((fps, latency)));
-        let shared = values.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                let mut stream = stream;
-                let mut buf = [0u8; 2048];
-                let _ = stream.read(&mut buf);
-                let (f, l) = *shared.lock().unwrap_or_else(|e| e.into_inner());
-                let body = format!(
-                    "# TYPE detector_fps gauge\ndetector_fps {f}\n# TYPE detector_inference_latency_seconds gauge\ndetector_inference_latency_seconds {l}\n"
-                );
-                let _ = write!(
-                    stream,
-                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        Self { port, values }
-    }
-
-    fn set(&self, fps: f64, latency: f64) {
-        *self.values.lock().unwrap_or_else(|e| e.into_inner()) = (fps, latency);
-    }
-}
-
-/// A stand-in for `vaccel-rpc-agent`: accepts TCP connections while open.
-struct Agent {
-    port: u16,
-    open: Arc<AtomicBool>,
-}
-
-impl Agent {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
-        let agent = Self { port, open: Arc::new(AtomicBool::new(false)) };
-        agent.open();
-        agent
-    }
-
-    /// Listens until `close()`; the port is reused.
-    fn open(&self) {
-        let listener =
-            TcpListener::bind(("127.0.0.1", self.port)).unwrap_or_else(|e| panic!("agent port {}: {e}", self.port));
-        let _ = listener.set_nonblocking(true);
-        self.open.store(true, Ordering::SeqCst);
-        let open = self.open.clone();
-        std::thread::spawn(move || {
-            while open.load(Ordering::SeqCst) {
-                let _ = listener.accept();
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-    }
-
-    fn close(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
-    fn endpoint(&self) -> String {
-        format!("tcp://127.0.0.1:{}", self.port)
-    }
-}
 
 fn kubectl(cp: &ControlPlane, args: &[&str]) -> String {
     let out = cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"));

@@ -15,6 +15,7 @@ pub mod gobuild;
 pub mod guard;
 pub mod paths;
 pub mod prometheus;
+pub mod sim;
 pub mod versions;
 
 use std::sync::OnceLock;

@@ -85,9 +85,9 @@ pub async fn run(
     let reporter = Reporter { controller: "continuum-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
+        cache: observe::QueryCache::new(metrics.offload_queries.clone()),
         client: client.clone(),
         metrics,
-        cache: observe::QueryCache::default(),
         fetchers: Mutex::default(),
         last_run: Mutex::default(),
     });

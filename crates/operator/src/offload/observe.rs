@@ -16,12 +16,19 @@ type QueryResult = Result<(f64, f64), String>;
 
 /// Results of identical queries are shared between policies for half an interval, so N policies
 /// asking the same thing cost one query per interval.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct QueryCache {
     entries: Mutex<HashMap<(String, String), (Instant, QueryResult)>>,
     /// Previous scrape of each (url, histogram) for quantiles over bucket increases.
     histograms: Mutex<HashMap<(String, String), Histogram>>,
-    pub queries_issued: std::sync::atomic::AtomicU64,
+    /// Queries sent to Prometheus (`continuum_offload_telemetry_queries_total`).
+    pub issued: prometheus_client::metrics::counter::Counter,
+}
+
+impl QueryCache {
+    pub fn new(issued: prometheus_client::metrics::counter::Counter) -> Self {
+        Self { entries: Mutex::default(), histograms: Mutex::default(), issued }
+    }
 }
 
 /// (value, sample time in seconds) of one signal through PromQL.
@@ -38,7 +45,7 @@ async fn promql(
     {
         return result.clone();
     }
-    cache.queries_issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    cache.issued.inc();
     let result = match api.query(query, None).await {
         Err(e) => Err(e.to_string()),
         Ok(series) if series.is_empty() => Err(format!("query `{query}` returned no series")),
