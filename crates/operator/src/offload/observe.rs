@@ -14,8 +14,9 @@ use tokio::sync::Mutex;
 /// (value, sample time in seconds) of a query, or why there is none.
 type QueryResult = Result<(f64, f64), String>;
 
-/// Results of identical queries are shared between policies for half an interval, so N policies
-/// asking the same thing cost one query per interval.
+/// Results of identical queries are shared between policies for 0.9 of an interval, so N policies
+/// asking the same thing cost one query per interval (a policy's own next evaluation, one interval
+/// later, always queries afresh).
 #[derive(Debug)]
 pub struct QueryCache {
     entries: Mutex<HashMap<(String, String), (Instant, QueryResult)>>,
@@ -100,7 +101,7 @@ pub async fn read(
         error: None,
         target: TargetHealth::Unchecked,
     };
-    let fresh_for = Duration::from(t.interval).mul_f64(0.5);
+    let fresh_for = Duration::from(t.interval).mul_f64(0.9);
     let mut errors = Vec::new();
     if let Some(p) = &t.prometheus {
         let api = PromClient::new(fetcher.clone(), &p.url, headers);
