@@ -11,6 +11,7 @@ mod metrics;
 mod offload;
 mod run;
 mod secrets;
+mod shared;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

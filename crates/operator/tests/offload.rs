@@ -187,6 +187,17 @@ fn scene() -> Scene {
     Scene { cp, exporter, pi, jetson }
 }
 
+/// The policy reading the detector's /metrics directly instead of through Prometheus.
+fn scrape_policy(s: &Scene) -> String {
+    policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
+        .replace(
+            "    prometheus: {url: \"unused\"}\n",
+            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
+        )
+        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
+        .replace("{query: \"max(detector_inference_latency_seconds)\"}", "{metric: detector_inference_latency_seconds}")
+}
+
 #[test]
 fn dry_run_only_reports_and_a_prometheus_outage_is_held_and_explained() {
     let s = scene();
@@ -260,16 +271,7 @@ fn a_restarted_operator_resumes_the_sustain_window_from_status() {
 fn direct_scrape_mode_offloads_without_prometheus() {
     let s = scene();
     let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
-    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
-        .replace(
-            "    prometheus: {url: \"unused\"}\n",
-            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
-        )
-        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
-        .replace(
-            "{query: \"max(detector_inference_latency_seconds)\"}",
-            "{metric: detector_inference_latency_seconds}",
-        );
+    let yaml = scrape_policy(&s);
     apply(&s.cp, &yaml, "user");
     wait_for("scraped fps in status", Duration::from_secs(20), || policy(&s.cp, "{.status.observed.fps}") == "25");
     let plain = policy(&s.cp, r#"{.status.conditions[?(@.type=="Propagated")].reason}"#);
@@ -284,14 +286,7 @@ fn direct_scrape_mode_offloads_without_prometheus() {
 fn a_missing_container_becomes_a_condition_and_an_event_not_a_crash() {
     let s = scene();
     let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
-    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
-        .replace(
-            "    prometheus: {url: \"unused\"}\n",
-            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
-        )
-        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
-        .replace("{query: \"max(detector_inference_latency_seconds)\"}", "{metric: detector_inference_latency_seconds}")
-        .replace("env: {container: detector}", "env: {container: inference}");
+    let yaml = scrape_policy(&s).replace("env: {container: detector}", "env: {container: inference}");
     apply(&s.cp, &yaml, "user");
     wait_for("Actuated False", Duration::from_secs(20), || {
         policy(&s.cp, r#"{.status.conditions[?(@.type=="Actuated")].reason}"#) == "ContainerMissing"
@@ -308,13 +303,7 @@ fn a_missing_container_becomes_a_condition_and_an_event_not_a_crash() {
 fn a_flapping_signal_switches_no_more_often_than_cooldown_and_budget_allow() {
     let s = scene();
     let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
-    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
-        .replace(
-            "    prometheus: {url: \"unused\"}\n",
-            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
-        )
-        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
-        .replace("{query: \"max(detector_inference_latency_seconds)\"}", "{metric: detector_inference_latency_seconds}")
+    let yaml = scrape_policy(&s)
         .replace("for: 3s}", "for: 0s}")
         .replace("cooldown: 0s", "cooldown: 6s")
         .replace("maxSwitchesPerHour: 20", "maxSwitchesPerHour: 3");
@@ -374,16 +363,7 @@ fn a_karmada_template_reports_where_it_runs_from_its_resource_binding() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
-    let yaml = policy_yaml("unused", &s.pi.endpoint(), &s.jetson.endpoint())
-        .replace(
-            "    prometheus: {url: \"unused\"}\n",
-            &format!("    scrape: {{url: \"http://127.0.0.1:{}/metrics\"}}\n", s.exporter.port),
-        )
-        .replace("{query: \"max(detector_fps)\"}", "{metric: detector_fps}")
-        .replace(
-            "{query: \"max(detector_inference_latency_seconds)\"}",
-            "{metric: detector_inference_latency_seconds}",
-        );
+    let yaml = scrape_policy(&s);
     apply(&s.cp, &yaml, "user");
     wait_for("propagation in status", Duration::from_secs(20), || {
         policy(&s.cp, "{.status.propagation.clusters[*].name}") == "edge-pi edge-jetson"

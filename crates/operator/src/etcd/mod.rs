@@ -13,7 +13,6 @@ use std::time::Duration;
 use continuum_api::EtcdHealth;
 use continuum_policy::etcd::{Evaluation, Thresholds};
 use continuum_telemetry::etcd::EtcdSnapshot;
-use continuum_telemetry::fetch::{Fetcher, TlsMaterial};
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -30,8 +29,8 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// What one EtcdHealth remembers between reconciles (lost on restart; timers live in status).
 #[derive(Debug, Default)]
 struct Memory {
-    /// When the members were last scraped, and for which generation of the spec.
-    last_run: Option<(std::time::Instant, Option<i64>)>,
+    /// When the members were last scraped.
+    touched: Option<std::time::Instant>,
     members: HashMap<String, MemberHistory>,
     restarts: correlate::RestartHistory,
 }
@@ -41,7 +40,8 @@ pub struct Context {
     recorder: Recorder,
     metrics: Arc<Metrics>,
     memory: Mutex<HashMap<String, Memory>>,
-    fetchers: Mutex<HashMap<(TlsMaterial, Duration), Fetcher>>,
+    fetchers: crate::shared::Fetchers,
+    pacer: crate::shared::Pacer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,8 @@ pub async fn run(
         client: client.clone(),
         metrics,
         memory: Mutex::default(),
-        fetchers: Mutex::default(),
+        fetchers: Default::default(),
+        pacer: Default::default(),
     });
     let api: Api<EtcdHealth> = Api::all(client);
     Controller::new(api, watcher::Config::default())
@@ -91,21 +92,6 @@ pub async fn run(
         .await;
 }
 
-fn now_ms() -> i64 {
-    k8s_openapi::jiff::Timestamp::now().as_millisecond()
-}
-
-async fn fetcher(ctx: &Context, tls: TlsMaterial, timeout: Duration) -> Result<Fetcher, String> {
-    let mut cache = ctx.fetchers.lock().await;
-    let key = (tls, timeout);
-    if let Some(f) = cache.get(&key) {
-        return Ok(f.clone());
-    }
-    let f = Fetcher::new(&key.0, timeout).map_err(|e| e.to_string())?;
-    cache.insert(key, f.clone());
-    Ok(f)
-}
-
 /// Scrapes one member; the error is a sentence for status.
 async fn scrape(
     ctx: &Context,
@@ -113,9 +99,9 @@ async fn scrape(
     ep: &continuum_api::etcd::EtcdEndpoint,
 ) -> Result<EtcdSnapshot, (String, &'static str)> {
     let tls = crate::secrets::material(&ctx.client, ns, ep.tls.as_ref()).await.map_err(|e| (e, "tls_secret"))?;
-    let fetcher = fetcher(ctx, tls, SCRAPE_TIMEOUT).await.map_err(|e| (e, "tls_config"))?;
+    let fetcher = ctx.fetchers.get(tls, SCRAPE_TIMEOUT).await.map_err(|e| (e, "tls_config"))?;
     let page = fetcher.get(&ep.metrics_url, &[]).await.map_err(|e| (e.to_string(), e.category()))?;
-    EtcdSnapshot::parse(&page, now_ms()).map_err(|e| (format!("not a metrics page: {e}"), "parse"))
+    EtcdSnapshot::parse(&page, crate::shared::now_ms()).map_err(|e| (format!("not a metrics page: {e}"), "parse"))
 }
 
 async fn read_prometheus(
@@ -125,7 +111,7 @@ async fn read_prometheus(
     t: &Thresholds,
 ) -> Result<Vec<(continuum_policy::etcd::MemberReading, continuum_api::etcd::MemberStatus)>, String> {
     let tls = crate::secrets::material(&ctx.client, ns, src.tls.as_ref()).await?;
-    let fetcher = fetcher(ctx, tls, prom_source::fetcher_timeout()).await?;
+    let fetcher = ctx.fetchers.get(tls, prom_source::fetcher_timeout()).await?;
     let headers = prom_source::headers(&ctx.client, ns, src).await?;
     prom_source::read(fetcher, headers, src, t).await
 }
@@ -139,7 +125,7 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     let interval = Duration::from(spec.interval);
     // Our own status writes wake the controller too: scrape at most once per interval unless the
     // spec changed.
-    if let Some(wait) = too_early(&ctx, &key, obj.metadata.generation, interval).await {
+    if let Some(wait) = ctx.pacer.wait(&key, obj.metadata.generation, interval).await {
         return Ok(Action::requeue(wait));
     }
     let from_prometheus = match &spec.prometheus {
@@ -150,12 +136,12 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     for ep in &spec.endpoints {
         scraped.push((ep, scrape(&ctx, &ns, ep).await));
     }
-    let now = now_ms();
+    let now = crate::shared::now_ms();
     let mut memory = ctx.memory.lock().await;
     // Deleted EtcdHealths are never reconciled again: forget what has not run for an hour.
-    memory.retain(|_, m| m.last_run.is_none_or(|(at, _)| at.elapsed() < Duration::from_secs(3600)));
+    memory.retain(|_, m| m.touched.is_none_or(|at| at.elapsed() < Duration::from_secs(3600)));
     let mem = memory.entry(key).or_default();
-    mem.last_run = Some((std::time::Instant::now(), obj.metadata.generation));
+    mem.touched = Some(std::time::Instant::now());
     mem.members.retain(|m, _| spec.endpoints.iter().any(|e| &e.name == m));
     let (mut readings, mut members) = (Vec::new(), Vec::new());
     for (ep, result) in scraped {
@@ -212,13 +198,6 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     status::apply(&api, &name, &new_status).await.map_err(Error::Status)?;
     status::publish_changes(&ctx.recorder, &obj, &eval).await;
     Ok(Action::requeue(interval))
-}
-
-async fn too_early(ctx: &Context, key: &str, generation: Option<i64>, interval: Duration) -> Option<Duration> {
-    let memory = ctx.memory.lock().await;
-    let (at, seen_generation) = memory.get(key)?.last_run?;
-    let elapsed = at.elapsed();
-    (seen_generation == generation && elapsed < interval.mul_f64(0.9)).then(|| interval - elapsed)
 }
 
 fn error_policy(obj: Arc<EtcdHealth>, err: &Error, _ctx: Arc<Context>) -> Action {

@@ -7,14 +7,12 @@ mod karmada;
 mod observe;
 mod status;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use continuum_api::OffloadPolicy;
 use continuum_api::offload::{BackendName, Mode, OffloadPolicySpec, OnNoData, Transition};
 use continuum_policy::offload::{Action, Backend, NoData, Rules, State, decide};
-use continuum_telemetry::fetch::{Fetcher, TlsMaterial};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
@@ -23,9 +21,9 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
-use tokio::sync::Mutex;
 
 use crate::metrics::{CategoryLabels, Metrics, PolicyLabels, SwitchLabels};
+use crate::shared::{Fetchers, Pacer};
 use status::Cond;
 
 pub struct Context {
@@ -33,8 +31,8 @@ pub struct Context {
     recorder: Recorder,
     metrics: Arc<Metrics>,
     cache: observe::QueryCache,
-    fetchers: Mutex<HashMap<(TlsMaterial, Duration), Fetcher>>,
-    last_run: Mutex<HashMap<String, (Instant, Option<i64>)>>,
+    fetchers: Fetchers,
+    pacer: Pacer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,8 +86,8 @@ pub async fn run(
         cache: observe::QueryCache::new(metrics.offload_queries.clone()),
         client: client.clone(),
         metrics,
-        fetchers: Mutex::default(),
-        last_run: Mutex::default(),
+        fetchers: Fetchers::default(),
+        pacer: Pacer::default(),
     });
     let controller = Controller::new(Api::<OffloadPolicy>::all(client.clone()), watcher::Config::default());
     let store = controller.store();
@@ -113,28 +111,6 @@ pub async fn run(
         .await;
 }
 
-fn now_ms() -> i64 {
-    k8s_openapi::jiff::Timestamp::now().as_millisecond()
-}
-
-async fn too_early(ctx: &Context, key: &str, generation: Option<i64>, interval: Duration) -> Option<Duration> {
-    let mut runs = ctx.last_run.lock().await;
-    runs.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(3600));
-    let (at, seen) = *runs.get(key)?;
-    (seen == generation && at.elapsed() < interval.mul_f64(0.9)).then(|| interval - at.elapsed())
-}
-
-async fn fetcher(ctx: &Context, tls: TlsMaterial, timeout: Duration) -> Result<Fetcher, String> {
-    let mut cache = ctx.fetchers.lock().await;
-    let key = (tls, timeout);
-    if let Some(f) = cache.get(&key) {
-        return Ok(f.clone());
-    }
-    let f = Fetcher::new(&key.0, timeout).map_err(|e| e.to_string())?;
-    cache.insert(key, f.clone());
-    Ok(f)
-}
-
 /// Reads the telemetry; configuration problems (Secrets, TLS) come back as the observation's error.
 async fn observe(
     ctx: &Context,
@@ -150,7 +126,7 @@ async fn observe(
     };
     let setup = async {
         let material = crate::secrets::material(&ctx.client, ns, tls).await?;
-        let f = fetcher(ctx, material, Duration::from(timeout)).await?;
+        let f = ctx.fetchers.get(material, Duration::from(timeout)).await?;
         let headers = match &t.prometheus {
             Some(p) => {
                 crate::secrets::headers_for(
@@ -184,12 +160,11 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     let spec = &obj.spec;
     let interval = Duration::from(spec.telemetry.interval);
     let key = format!("{ns}/{name}");
-    if let Some(wait) = too_early(&ctx, &key, obj.metadata.generation, interval).await {
+    if let Some(wait) = ctx.pacer.wait(&key, obj.metadata.generation, interval).await {
         return Ok(Requeue::requeue(wait));
     }
-    ctx.last_run.lock().await.insert(key, (Instant::now(), obj.metadata.generation));
     let r = rules(spec);
-    let now = now_ms();
+    let now = crate::shared::now_ms();
     let deploys: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let target = &spec.target_ref.name;
     let env = spec.actuation.env.as_ref();
