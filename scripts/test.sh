@@ -17,4 +17,5 @@ cargo clippy -q -j2 --workspace --all-targets -- -D warnings
 say "API types compile against the oldest supported Kubernetes (1.33)"
 cargo check -q -j2 -p continuum-api --no-default-features --features earliest
 say "tests (unit, integration and end-to-end on the real control plane)"
-cargo test -j2 --workspace
+# Each end-to-end test starts its own control plane: three at a time keep 2 cores responsive.
+cargo test -j2 --workspace -- --test-threads=3

@@ -238,7 +238,7 @@ fn a_restarted_operator_resumes_the_sustain_window_from_status() {
         .unwrap_or_else(|e| panic!("{e}"));
     let operator = common::start_operator(&s.cp, "127.0.0.1:0");
     let yaml = policy_yaml(&prom.url, &s.pi.endpoint(), &s.jetson.endpoint())
-        .replace("for: 3s}\n  recoverWhen", "for: 8s}\n  recoverWhen");
+        .replace("for: 3s}\n  recoverWhen", "for: 12s}\n  recoverWhen");
     apply(&s.cp, &yaml, "user");
     wait_for("first evaluation", Duration::from_secs(20), || policy(&s.cp, "{.status.phase}") == "Local");
     s.exporter.set(4.0, 0.3);
@@ -246,25 +246,22 @@ fn a_restarted_operator_resumes_the_sustain_window_from_status() {
         !policy(&s.cp, "{.status.violatingSince}").is_empty()
     });
     let since = policy(&s.cp, "{.status.violatingSince}");
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(4));
     drop(operator);
     let restarted = Instant::now();
     let _operator = common::start_operator(&s.cp, "127.0.0.1:0");
     wait_for("offload after the restart", Duration::from_secs(30), || {
         env_of(&s.cp, "VACCEL_RPC_ADDRESS") == s.jetson.endpoint()
     });
-    // The 8s window started before the restart: the switch comes well before restart + 8s.
+    // The 12s window started ~5s before the restart: the switch comes well before restart + 12s.
     assert!(
-        restarted.elapsed() < Duration::from_secs(8),
+        restarted.elapsed() < Duration::from_secs(12),
         "the window restarted: {:?} after the restart",
         restarted.elapsed()
     );
     let first =
         kubectl(&s.cp, &["get", "offloadpolicy", "detector", "-o", "jsonpath={.status.lastTransition.message}"]);
-    assert!(
-        first.contains("for 8s") || first.contains("for 9s") || first.contains("for 10s"),
-        "{first} (violating since {since})"
-    );
+    assert!(first.starts_with("fps 4.0 < 10 for 1"), "{first} (violating since {since})");
 }
 
 #[test]
