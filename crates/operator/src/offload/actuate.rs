@@ -1,9 +1,13 @@
 //! The `env` actuation: server-side apply of exactly one environment variable of one container,
 //! with the operator's own field manager, so other fields and other managers' entries stay put.
 
+use continuum_api::offload::{OffloadPolicySpec, Transition};
+use continuum_policy::offload::{Action, Decision, Rules, State};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
+
+use super::status::{self, Cond};
 
 pub const FIELD_MANAGER: &str = "continuum-operator";
 
@@ -80,5 +84,67 @@ pub async fn set_env(
         Ok(Applied::Changed)
     } else {
         Err(ActuationError::NotApplied { deployment: name.into(), var: var.into(), wanted: value.into(), found })
+    }
+}
+
+/// What actuation achieved: the state actually reached, the switch made (if any), `Actuated`.
+pub struct Carried {
+    pub state: State,
+    pub switched: Option<Transition>,
+    pub condition: Cond,
+}
+
+/// Points the workload at the backend the decision settled on (also re-applies it when someone
+/// changed it). A failed write keeps the previous backend and timers.
+pub async fn carry_out(
+    deploys: &Api<Deployment>,
+    spec: &OffloadPolicySpec,
+    r: &Rules,
+    prev: &State,
+    d: &Decision,
+    now: i64,
+) -> Carried {
+    let kept = |condition: Cond| Carried { state: prev.clone(), switched: None, condition };
+    if r.dry_run || r.suspend {
+        let c = ("Actuated", true, "NotEnforced".into(), "DryRun or suspend: the workload is not changed.".into());
+        return Carried { state: d.state.clone(), switched: None, condition: c };
+    }
+    let Some(e) = &spec.actuation.env else {
+        let mode = if spec.actuation.service.is_some() {
+            "service"
+        } else if spec.actuation.override_policy.is_some() {
+            "overridePolicy"
+        } else {
+            "configMap"
+        };
+        let msg = format!("Actuation mode {mode} is not implemented in this version; decisions are only reported.");
+        return kept(("Actuated", false, "ModeNotImplemented".into(), msg));
+    };
+    let target = &spec.target_ref.name;
+    let wanted = r.endpoint(d.state.active).to_owned();
+    match set_env(deploys, target, &e.container, &e.name, &wanted).await {
+        Ok(applied) => {
+            let switched = match d.action {
+                Action::Switch { to, dry_run: false } => Some(Transition {
+                    time: status::time(now),
+                    from: status::to_api(prev.active),
+                    to: status::to_api(to),
+                    reason: d.reason.into(),
+                    message: Some(d.message.clone()),
+                }),
+                _ => None,
+            };
+            let how = if applied == Applied::Changed { "Applied" } else { "InSync" };
+            let msg = format!("{} of container {} in Deployment {target} is {wanted}.", e.name, e.container);
+            Carried { state: d.state.clone(), switched, condition: ("Actuated", true, how.into(), msg) }
+        }
+        Err(err) => {
+            let reason = match err {
+                ActuationError::MissingTarget(_) => "TargetMissing",
+                ActuationError::MissingContainer { .. } => "ContainerMissing",
+                _ => "WriteFailed",
+            };
+            kept(("Actuated", false, reason.into(), format!("{err}.")))
+        }
     }
 }

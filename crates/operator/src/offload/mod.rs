@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use continuum_api::OffloadPolicy;
 use continuum_api::offload::{BackendName, Mode, OffloadPolicySpec, OnNoData, Transition};
-use continuum_policy::offload::{Action, Backend, NoData, Rules, State, decide};
+use continuum_policy::offload::{Backend, NoData, Rules, State, decide};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
@@ -24,7 +24,6 @@ use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::metrics::{CategoryLabels, Metrics, PolicyLabels, SwitchLabels};
 use crate::shared::{Fetchers, Pacer};
-use status::Cond;
 
 pub struct Context {
     client: Client,
@@ -159,16 +158,14 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
     let spec = &obj.spec;
     let interval = Duration::from(spec.telemetry.interval);
-    let key = format!("{ns}/{name}");
-    if let Some(wait) = ctx.pacer.wait(&key, obj.metadata.generation, interval).await {
+    if let Some(wait) = ctx.pacer.wait(&format!("{ns}/{name}"), obj.metadata.generation, interval).await {
         return Ok(Requeue::requeue(wait));
     }
-    let r = rules(spec);
-    let now = crate::shared::now_ms();
+    // Dereference: the target, its current endpoint, the persisted decision state.
+    let (r, now) = (rules(spec), crate::shared::now_ms());
     let deploys: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let target = &spec.target_ref.name;
-    let env = spec.actuation.env.as_ref();
-    let current = match env {
+    let current = match spec.actuation.env.as_ref() {
         Some(e) => Some(actuate::current(&deploys, target, &e.container, &e.name).await),
         None => None,
     };
@@ -181,117 +178,24 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     });
     let deployment = deploys.get_opt(target).await.ok().flatten();
     let (propagation, propagated) = karmada::propagation(&ctx.client, &ns, deployment.as_ref()).await;
+    // Observe and decide.
     let mut o = observe(&ctx, &ns, spec, now).await;
     o.target = observe::probe(&spec.backends.offload).await;
     let d = decide(&r, &prev, &o, now);
-    let labels = PolicyLabels { namespace: ns.clone(), policy: name.clone() };
-    if let Some(err) = &o.error {
-        let category = if err.contains("timeout") || err.contains("no answer") {
-            "timeout"
-        } else if err.contains("series") {
-            "series"
-        } else {
-            "unavailable"
-        };
-        ctx.metrics
-            .offload_telemetry_errors
-            .get_or_create(&CategoryLabels { namespace: ns.clone(), policy: name.clone(), category: category.into() })
-            .inc();
-    }
-
-    // Actuation: make the workload point at the backend the decision settled on.
-    let mut state = d.state.clone();
-    let mut switched = None;
-    let mut conditions: Vec<Cond> = Vec::new();
+    // Actuate, then report.
+    let act = actuate::carry_out(&deploys, spec, &r, &prev, &d, now).await;
     let target_found = !matches!(current, Some(Err(actuate::ActuationError::MissingTarget(_))));
-    conditions.push(if target_found {
-        ("TargetFound", true, "Found".into(), format!("Deployment {target} exists."))
-    } else {
-        (
-            "TargetFound",
-            false,
-            "TargetMissing".into(),
-            format!("Deployment {target} does not exist in namespace {ns}; nothing is switched until it does."),
-        )
-    });
-    let enforce = !r.dry_run && !r.suspend;
-    let actuated: Cond = match (env, enforce) {
-        (_, false) => {
-            ("Actuated", true, "NotEnforced".into(), "DryRun or suspend: the workload is not changed.".into())
-        }
-        (None, true) => {
-            let mode = if spec.actuation.service.is_some() {
-                "service"
-            } else if spec.actuation.override_policy.is_some() {
-                "overridePolicy"
-            } else {
-                "configMap"
-            };
-            state = prev.clone();
-            (
-                "Actuated",
-                false,
-                "ModeNotImplemented".into(),
-                format!("Actuation mode {mode} is not implemented in this version; decisions are only reported."),
-            )
-        }
-        (Some(e), true) => {
-            let wanted = r.endpoint(state.active).to_owned();
-            match actuate::set_env(&deploys, target, &e.container, &e.name, &wanted).await {
-                Ok(applied) => {
-                    if let Action::Switch { to, dry_run: false } = d.action {
-                        switched = Some(Transition {
-                            time: status::time(now),
-                            from: status::to_api(prev.active),
-                            to: status::to_api(to),
-                            reason: d.reason.into(),
-                            message: Some(d.message.clone()),
-                        });
-                    }
-                    let how = if applied == actuate::Applied::Changed { "Applied" } else { "InSync" };
-                    (
-                        "Actuated",
-                        true,
-                        how.into(),
-                        format!("{} of container {} in Deployment {target} is {wanted}.", e.name, e.container),
-                    )
-                }
-                Err(err) => {
-                    // The switch did not happen: keep the previous backend and timers.
-                    state = State { recent_switches_ms: prev.recent_switches_ms.clone(), ..prev.clone() };
-                    let reason = match err {
-                        actuate::ActuationError::MissingTarget(_) => "TargetMissing",
-                        actuate::ActuationError::MissingContainer { .. } => "ContainerMissing",
-                        _ => "WriteFailed",
-                    };
-                    ("Actuated", false, reason.into(), format!("{err}."))
-                }
-            }
-        }
-    };
-    let actuation_ok = actuated.1;
-    conditions.push(actuated);
-    conditions.push(if d.telemetry_ok {
-        ("TelemetryAvailable", true, "SampleRead".into(), "The latest sample was read and is fresh.".into())
-    } else {
-        (
-            "TelemetryAvailable",
-            false,
-            "NoUsableSample".into(),
-            o.error.clone().map_or_else(|| d.message.clone(), |e| format!("{e}.")),
-        )
-    });
-    conditions.push(status::target_condition(&o));
-    conditions.push(propagated);
-    let ready = d.telemetry_ok && target_found && actuation_ok;
-    conditions.insert(0, ("Ready", ready, d.reason.into(), d.message.clone()));
-
+    let conditions = status::conditions(
+        &status::Facts { target, ns: &ns, target_found, decision: &d, observation: &o },
+        act.condition.clone(),
+        propagated,
+    );
     let out = status::Outcome {
         decision: &d,
-        state: &state,
+        state: &act.state,
         observation: &o,
-        endpoint: r.endpoint(state.active).to_owned(),
-        switched: switched.clone(),
+        endpoint: r.endpoint(act.state.active).to_owned(),
+        switched: act.switched.clone(),
         conditions,
         propagation,
     };
@@ -302,21 +206,48 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     api.patch_status(&name, &PatchParams::apply(actuate::FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
         .map_err(Error::Status)?;
-
-    publish(&ctx, &obj, &d, switched.as_ref(), &new_status.conditions).await;
-    if let Some(f) = o.fps.filter(|v| v.is_finite()) {
-        ctx.metrics.offload_fps.get_or_create(&labels).set(f);
-    }
-    if let Some(l) = o.latency_seconds.filter(|v| v.is_finite()) {
-        ctx.metrics.offload_latency.get_or_create(&labels).set(l);
-    }
-    ctx.metrics.offload_offloaded.get_or_create(&labels).set(if state.active == Backend::Offload { 1.0 } else { 0.0 });
-    if let Some(t) = &switched {
-        let to = if t.to == BackendName::Offload { "offload" } else { "local" };
-        ctx.metrics.offload_switches.get_or_create(&SwitchLabels { namespace: ns, policy: name, to: to.into() }).inc();
-    }
+    publish(&ctx, &obj, &d, act.switched.as_ref(), &new_status.conditions).await;
+    record_metrics(&ctx.metrics, &ns, &name, &o, &act);
     ctx.metrics.offload_evaluation.observe(started.elapsed().as_secs_f64());
     Ok(Requeue::requeue(interval))
+}
+
+/// A bounded category for a telemetry error (metric label; never the error text).
+fn error_category(err: &str) -> &'static str {
+    if err.contains("timeout") || err.contains("no answer") {
+        "timeout"
+    } else if err.contains("series") {
+        "series"
+    } else {
+        "unavailable"
+    }
+}
+
+fn record_metrics(
+    m: &Metrics,
+    ns: &str,
+    name: &str,
+    o: &continuum_policy::offload::Observation,
+    act: &actuate::Carried,
+) {
+    let labels = PolicyLabels { namespace: ns.into(), policy: name.into() };
+    if let Some(err) = &o.error {
+        let l = CategoryLabels { namespace: ns.into(), policy: name.into(), category: error_category(err).into() };
+        m.offload_telemetry_errors.get_or_create(&l).inc();
+    }
+    if let Some(f) = o.fps.filter(|v| v.is_finite()) {
+        m.offload_fps.get_or_create(&labels).set(f);
+    }
+    if let Some(l) = o.latency_seconds.filter(|v| v.is_finite()) {
+        m.offload_latency.get_or_create(&labels).set(l);
+    }
+    m.offload_offloaded.get_or_create(&labels).set(if act.state.active == Backend::Offload { 1.0 } else { 0.0 });
+    if let Some(t) = &act.switched {
+        let to = if t.to == BackendName::Offload { "offload" } else { "local" };
+        m.offload_switches
+            .get_or_create(&SwitchLabels { namespace: ns.into(), policy: name.into(), to: to.into() })
+            .inc();
+    }
 }
 
 /// Events: one per switch, per DryRun decision, and per condition change.

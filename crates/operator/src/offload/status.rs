@@ -135,3 +135,40 @@ pub fn target_condition(o: &Observation) -> Cond {
         ),
     }
 }
+
+/// What the conditions are built from.
+pub struct Facts<'a> {
+    pub target: &'a str,
+    pub ns: &'a str,
+    pub target_found: bool,
+    pub decision: &'a Decision,
+    pub observation: &'a Observation,
+}
+
+/// Ready (whose message is the decision), TargetFound, Actuated, TelemetryAvailable,
+/// OffloadTargetHealthy and Propagated.
+pub fn conditions(f: &Facts<'_>, actuated: Cond, propagated: Cond) -> Vec<Cond> {
+    let (d, o, target) = (f.decision, f.observation, f.target);
+    let found: Cond = if f.target_found {
+        ("TargetFound", true, "Found".into(), format!("Deployment {target} exists."))
+    } else {
+        let msg =
+            format!("Deployment {target} does not exist in namespace {}; nothing is switched until it does.", f.ns);
+        ("TargetFound", false, "TargetMissing".into(), msg)
+    };
+    let telemetry: Cond = if d.telemetry_ok {
+        ("TelemetryAvailable", true, "SampleRead".into(), "The latest sample was read and is fresh.".into())
+    } else {
+        let msg = o.error.clone().map_or_else(|| d.message.clone(), |e| format!("{e}."));
+        ("TelemetryAvailable", false, "NoUsableSample".into(), msg)
+    };
+    let ready = d.telemetry_ok && f.target_found && actuated.1;
+    vec![
+        ("Ready", ready, d.reason.into(), d.message.clone()),
+        found,
+        actuated,
+        telemetry,
+        target_condition(o),
+        propagated,
+    ]
+}
