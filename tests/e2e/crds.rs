@@ -63,16 +63,29 @@ fn every_example_is_accepted_by_the_api_server() {
     }
 }
 
+/// `kubectl explain` reads the OpenAPI v3 document, which the API server republishes a few seconds
+/// after a CRD is Established: wait for it (bounded), then check the text.
+fn explain(path: &str) -> std::process::Output {
+    let started = std::time::Instant::now();
+    loop {
+        let out = kubectl(&["explain", path]);
+        if out.status.success() || started.elapsed() > std::time::Duration::from_secs(60) {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn kubectl_explain_shows_the_field_docs() {
     control_plane();
-    let out = kubectl(&["explain", "offloadpolicy.spec.offloadWhen"]);
+    let out = explain("offloadpolicy.spec.offloadWhen");
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(text.contains("Offload when ANY of these rules is violated continuously"), "{text}");
     assert!(text.contains("fpsBelow"), "{text}");
     assert!(text.contains("Default: 30s"), "{text}");
-    let out = kubectl(&["explain", "etcdhealth.spec.thresholds.walFsyncP99"]);
+    let out = explain("etcdhealth.spec.thresholds.walFsyncP99");
     assert!(stdout(&out).contains("Default: 100ms"), "{}{}", stdout(&out), stderr(&out));
 }
 
