@@ -5,21 +5,14 @@
 //!    operator's CPU time per interval.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use continuum_testenv::sim::{Agent, Exporter};
 use continuum_testenv::{ControlPlane, Prometheus};
 
-const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
-
-struct Op(Child);
-impl Drop for Op {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn kubectl_stdin(cp: &ControlPlane, args: &[&str], input: &str) {
     let mut child = cp
@@ -55,17 +48,6 @@ fn policy(name: &str, prom: &str, fps_query: &str, pi: &str, jetson: &str, inter
     )
 }
 
-fn start_operator(cp: &ControlPlane, port: u16) -> Op {
-    let child = Command::new(OPERATOR)
-        .args(["run", "--metrics-addr", &format!("127.0.0.1:{port}"), "--kubeconfig"])
-        .arg(&cp.kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    Op(child)
-}
-
 fn metric(port: u16, name: &str) -> f64 {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
     let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
@@ -98,7 +80,7 @@ fn main() {
     let target = format!("127.0.0.1:{}/metrics", exporter.port);
     let prom = Prometheus::start(&[&target], Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
     let port = free_port();
-    let op = start_operator(&cp, port);
+    let op = common::start_operator(&cp, &format!("127.0.0.1:{port}"));
 
     // 1. Degradation -> patched Deployment.
     let mut took = Vec::new();
