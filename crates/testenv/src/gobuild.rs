@@ -49,6 +49,31 @@ pub fn ensure() -> Result<Binaries> {
     Ok(bins)
 }
 
+/// Returns the cached `helm` binary (built from `helm.sh/helm/v3/cmd/helm`), building it first
+/// if needed. Kept apart from [`ensure`] so that tests that do not need it never build it.
+pub fn helm() -> Result<PathBuf> {
+    let version = versions::helm();
+    let bin = paths::cache_dir()?.join("bin");
+    let out = bin.join(format!("helm-{version}")).join("helm");
+    if out.is_file() {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
+    let lock_path = bin.join(".build-helm.lock");
+    let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
+    lock.lock().map_err(io("locking the build directory"))?;
+    if !out.is_file() {
+        let dir = paths::cache_dir()?.join("build").join(format!("helm-{version}"));
+        let go_mod = format!(
+            "module continuum.dev/controlplane-build/helm\n\ngo 1.26.0\n\nrequire helm.sh/helm/v3 {version}\n"
+        );
+        write_module(&dir, &go_mod, &["helm.sh/helm/v3/cmd/helm"])?;
+        let ldflags = format!("-s -w -X helm.sh/helm/v3/internal/version.version={version}");
+        go_build(&dir, "helm.sh/helm/v3/cmd/helm", &ldflags, &out, &format!("helm {version}"))?;
+    }
+    Ok(out)
+}
+
 fn build_etcd(version: &str, out: &Path) -> Result<()> {
     let dir = paths::cache_dir()?.join("build").join(format!("etcd-{version}"));
     let go_mod = format!(

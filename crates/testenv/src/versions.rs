@@ -5,6 +5,13 @@ pub const KUBERNETES: &str = "v1.37.2";
 /// etcd release that is built (override: CONTINUUM_ETCD_VERSION).
 pub const ETCD: &str = "v3.6.16";
 
+/// Helm release built for chart tests (override: CONTINUUM_HELM_VERSION).
+pub const HELM: &str = "v3.22.0";
+
+pub fn helm() -> String {
+    std::env::var("CONTINUUM_HELM_VERSION").unwrap_or_else(|_| HELM.to_owned())
+}
+
 pub fn kubernetes() -> String {
     std::env::var("CONTINUUM_KUBE_VERSION").unwrap_or_else(|_| KUBERNETES.to_owned())
 }

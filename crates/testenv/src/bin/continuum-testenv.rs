@@ -33,11 +33,13 @@ fn main() -> ExitCode {
 
 fn build() -> continuum_testenv::Result<()> {
     let bins = continuum_testenv::gobuild::ensure()?;
+    let helm = continuum_testenv::gobuild::helm()?;
     println!(
-        "etcd={}\nkube-apiserver={}\nkubectl={}",
+        "etcd={}\nkube-apiserver={}\nkubectl={}\nhelm={}",
         bins.etcd.display(),
         bins.kube_apiserver.display(),
-        bins.kubectl.display()
+        bins.kubectl.display(),
+        helm.display()
     );
     Ok(())
 }
