@@ -31,6 +31,11 @@ pub enum Command {
     Crd(CrdArgs),
     /// Connect to the cluster, check that the CRDs are established, and run the controllers.
     Run(RunArgs),
+    /// Server-side-apply the CRDs into an API server (the karmada-apiserver) and wait until they
+    /// are established.
+    InstallCrds(InstallCrdsArgs),
+    /// Print the version of the operator and of the API it serves.
+    Version,
     /// One-shot etcd disk diagnosis without a cluster: scrape a member twice and judge.
     CheckEtcd(CheckEtcdArgs),
 }
@@ -47,16 +52,68 @@ pub struct CrdArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Kubeconfig of the control-plane API server (the karmada-apiserver on Karmada).
-    /// Default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account.
+    /// Kubeconfig of the control-plane API server: where the CRs, Deployment templates and
+    /// ResourceBindings live (the karmada-apiserver on Karmada).
+    /// Default: in-cluster service account, else $KUBECONFIG / ~/.kube/config.
     #[arg(long, env = "CONTINUUM_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig of the host cluster the operator runs in: its Lease, and the pods and Events
+    /// that EtcdHealth correlates (karmada-system). Default: in-cluster when running in a pod,
+    /// else the control-plane API server.
+    #[arg(long, env = "CONTINUUM_HOST_KUBECONFIG")]
+    pub host_kubeconfig: Option<PathBuf>,
     /// Wait at most this many seconds for the CRDs to be established before failing.
     #[arg(long, env = "CONTINUUM_CRD_WAIT_SECONDS", default_value_t = 60)]
     pub crd_wait_seconds: u64,
-    /// Address of the /metrics and /healthz endpoint.
+    /// Address of the /metrics, /healthz and /readyz endpoint.
     #[arg(long, env = "CONTINUUM_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
+    /// Telemetry and etcd URLs the operator may contact, as patterns such as
+    /// `https://prometheus.monitoring.svc:9090/*` or `http://*.karmada-system.svc:2381/metrics`
+    /// (`*` in the host matches within the host name, in the path any characters; no port
+    /// means the scheme's default). Repeat the flag, or separate with commas in the env var.
+    /// None given: every URL is allowed.
+    #[arg(long = "allowed-url", env = "CONTINUUM_ALLOWED_URLS", value_delimiter = ',', value_name = "PATTERN")]
+    pub allowed_urls: Vec<String>,
+    #[command(flatten)]
+    pub leader: LeaderArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LeaderArgs {
+    /// Elect a leader through a Lease in the host cluster; only the leader runs the controllers.
+    #[arg(long, env = "CONTINUUM_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "CONTINUUM_LEASE_NAME", default_value = "continuum-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (in a pod: its own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// How long a leader's Lease stays valid without renewal; a standby takes over after it.
+    #[arg(long, env = "CONTINUUM_LEASE_DURATION", default_value = "15s")]
+    pub lease_duration: kube::core::Duration,
+    /// A leader that has not renewed for this long stops its controllers and exits (shorter than
+    /// the lease duration, so it stops before anyone else can start).
+    #[arg(long, env = "CONTINUUM_RENEW_DEADLINE", default_value = "10s")]
+    pub renew_deadline: kube::core::Duration,
+    /// Time between renewals, and between attempts of a standby.
+    #[arg(long, env = "CONTINUUM_RETRY_PERIOD", default_value = "2s")]
+    pub retry_period: kube::core::Duration,
+    /// Identity in the Lease. Default: the pod name, else the host name and process id.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallCrdsArgs {
+    /// Kubeconfig of the API server to register the CRDs in (default: in-cluster, else
+    /// $KUBECONFIG / ~/.kube/config).
+    #[arg(long, env = "CONTINUUM_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Wait at most this many seconds for the CRDs to be established.
+    #[arg(long, default_value_t = 60)]
+    pub wait_seconds: u64,
 }
 
 #[derive(Debug, Args)]

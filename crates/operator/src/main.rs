@@ -2,11 +2,13 @@
 
 use clap::Parser;
 
+mod allow;
 mod check_etcd;
 mod cli;
 mod crdgen;
 mod error;
 mod etcd;
+mod leader;
 mod metrics;
 mod offload;
 mod run;
@@ -20,6 +22,14 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Crd(args) => crdgen::main(&args),
         cli::Command::Run(args) => run::main(args).await,
+        cli::Command::InstallCrds(args) => run::install_crds(args).await,
+        cli::Command::Version => {
+            println!(
+                "continuum-operator {} (API continuum.dev/v1alpha1: OffloadPolicy, EtcdHealth)",
+                env!("CARGO_PKG_VERSION")
+            );
+            Ok(())
+        }
         cli::Command::CheckEtcd(args) => return check_etcd::main(args).await,
     };
     match result {

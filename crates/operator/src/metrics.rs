@@ -12,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -57,7 +57,59 @@ pub struct CategoryLabels {
     pub category: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabels {
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+}
+
 type FGauge = Gauge<f64, AtomicU64>;
+
+/// What `/readyz` reports: CRDs established, and, while leading, the controllers' caches synced.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    crds_established: AtomicBool,
+    leading: AtomicBool,
+    synced: AtomicUsize,
+    controllers: AtomicUsize,
+}
+
+impl Readiness {
+    pub fn crds_established(&self) {
+        self.crds_established.store(true, Ordering::SeqCst);
+    }
+
+    /// Leading with `controllers` controllers whose caches are not synced yet.
+    pub fn leading(&self, controllers: usize) {
+        self.synced.store(0, Ordering::SeqCst);
+        self.controllers.store(controllers, Ordering::SeqCst);
+        self.leading.store(true, Ordering::SeqCst);
+    }
+
+    pub fn synced(&self) {
+        self.synced.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn standing_by(&self) {
+        self.leading.store(false, Ordering::SeqCst);
+    }
+
+    /// None when ready, else the reason.
+    pub fn problem(&self) -> Option<&'static str> {
+        if !self.crds_established.load(Ordering::SeqCst) {
+            return Some("CRDs not established yet");
+        }
+        let leading = self.leading.load(Ordering::SeqCst);
+        if leading && self.synced.load(Ordering::SeqCst) < self.controllers.load(Ordering::SeqCst) {
+            return Some("controller caches not synced yet");
+        }
+        None
+    }
+}
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -76,6 +128,10 @@ pub struct Metrics {
     pub offload_telemetry_errors: Family<CategoryLabels, Counter>,
     pub offload_evaluation: Histogram,
     pub offload_queries: Counter,
+    pub leader_is_leader: Gauge,
+    pub leader_transitions: Counter,
+    pub api_writes: Family<ResourceLabels, Counter>,
+    pub readiness: Readiness,
 }
 
 impl Default for Metrics {
@@ -96,8 +152,27 @@ impl Default for Metrics {
             offload_telemetry_errors: Family::default(),
             offload_evaluation: Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             offload_queries: Counter::default(),
+            leader_is_leader: Gauge::default(),
+            leader_transitions: Counter::default(),
+            api_writes: Family::default(),
+            readiness: Readiness::default(),
             registry: Registry::default(),
         };
+        let build = Family::<BuildLabels, Gauge>::default();
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        registry.register("build_info", "Version of the running operator (always 1)", build);
+        registry.register(
+            "api_writes",
+            "Writes sent to the Kubernetes API (status, actuation, Events), by resource",
+            m.api_writes.clone(),
+        );
+        let leader = registry.sub_registry_with_prefix("leader");
+        leader.register(
+            "is_leader",
+            "1 while this replica holds the Lease and runs the controllers",
+            m.leader_is_leader.clone(),
+        );
+        leader.register("transitions", "Times this replica became the leader", m.leader_transitions.clone());
         let offload = registry.sub_registry_with_prefix("offload");
         offload.register("switches", "Backend switches carried out, by direction", m.offload_switches.clone());
         offload.register("fps", "Observed frame rate", m.offload_fps.clone());
@@ -132,6 +207,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts one write sent to the API.
+    pub fn wrote(&self, resource: &str) {
+        self.api_writes.get_or_create(&ResourceLabels { resource: resource.to_owned() }).inc();
+    }
+
     pub fn etcd_observe(&self, namespace: &str, etcdhealth: &str, members: &[MemberStatus], slow: bool) {
         for m in members {
             let l = MemberLabels { namespace: namespace.into(), etcdhealth: etcdhealth.into(), member: m.name.clone() };
@@ -172,7 +252,8 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics` and `/healthz` on `addr` until the process ends.
+/// Serves `/metrics`, `/healthz` (the process answers) and `/readyz` (see [`Readiness`]) until
+/// the process ends.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else { continue };
@@ -196,7 +277,11 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
                 "/metrics" => {
                     ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
                 }
-                "/healthz" | "/readyz" => ("200 OK", "text/plain", "ok\n".to_owned()),
+                "/healthz" => ("200 OK", "text/plain", "ok\n".to_owned()),
+                "/readyz" => match metrics.readiness.problem() {
+                    None => ("200 OK", "text/plain", "ok\n".to_owned()),
+                    Some(problem) => ("503 Service Unavailable", "text/plain", format!("{problem}\n")),
+                },
                 _ => ("404 Not Found", "text/plain", "not found\n".to_owned()),
             };
             let head = format!(

@@ -1,51 +1,138 @@
-//! `run`: connect, make sure the CRDs are established, then run until told to stop.
-//!
-//! The controllers plug in here; for now the command proves the wiring against a real API server.
+//! `run`: connect to the control plane and the host, make sure the CRDs are established, serve
+//! metrics and probes, win the leader election, then run the controllers until told to stop or
+//! until leadership is lost.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
+use crate::allow::AllowList;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
+use crate::leader::{Elector, Gate, Settings};
+use crate::metrics::Metrics;
+use crate::shared::Runtime;
+
+/// Number of controllers whose caches `/readyz` waits for while leading.
+const CONTROLLERS: usize = 2;
 
 pub async fn main(args: RunArgs) -> Result<()> {
-    let client = connect(&args).await?;
-    let version = client.apiserver_version().await?;
-    tracing::info!(server = %version.git_version, "connected to the control-plane API server");
-    for crd in continuum_api::crds() {
-        let name = crd.metadata.name.unwrap_or_default();
-        wait_established(&client, &name, Duration::from_secs(args.crd_wait_seconds)).await?;
-        tracing::info!(crd = %name, "CRD is established");
+    let allow = AllowList::new(&args.allowed_urls).map_err(|e| Error::Setup(format!("--allowed-url: {e}")))?;
+    if allow.is_empty() {
+        tracing::warn!("no --allowed-url given: any telemetry or etcd URL named by a resource will be contacted");
     }
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let settings = Settings {
+        name: args.leader.lease_name.clone(),
+        namespace: args.leader.lease_namespace.clone(),
+        identity: args.leader.identity.clone().unwrap_or_else(crate::leader::default_identity),
+        lease_duration: args.leader.lease_duration.into(),
+        renew_deadline: args.leader.renew_deadline.into(),
+        retry_period: args.leader.retry_period.into(),
+    };
+    if args.leader.leader_elect {
+        settings.validate().map_err(Error::Setup)?;
+    }
+    let metrics = Arc::new(Metrics::default());
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
         .map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", args.metrics_addr)))?;
     let bound = listener.local_addr().unwrap_or(args.metrics_addr);
-    tracing::info!(addr = %bound, "serving /metrics and /healthz");
+    tracing::info!(addr = %bound, "serving /metrics, /healthz and /readyz");
     tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
+
+    let control = connect(args.kubeconfig.as_deref()).await?;
+    let host = match (&args.host_kubeconfig, &args.kubeconfig) {
+        (Some(path), _) => connect(Some(path)).await?,
+        (None, Some(_)) if in_cluster() => {
+            Client::try_from(Config::incluster().map_err(|e| Error::Kubeconfig(e.to_string()))?)?
+        }
+        (None, _) => control.clone(),
+    };
+    let version = control.apiserver_version().await?;
+    tracing::info!(server = %version.git_version, "connected to the control-plane API server");
+    if args.host_kubeconfig.is_some() || args.kubeconfig.is_some() && in_cluster() {
+        let version = host.apiserver_version().await?;
+        tracing::info!(server = %version.git_version, "connected to the host cluster's API server");
+    }
+    for crd in continuum_api::crds() {
+        let name = crd.metadata.name.unwrap_or_default();
+        wait_established(&control, &name, Duration::from_secs(args.crd_wait_seconds)).await?;
+        tracing::info!(crd = %name, "CRD is established");
+    }
+    metrics.readiness.crds_established();
+
+    let mut elector = args.leader.leader_elect.then(|| Elector::new(host.clone(), settings, metrics.clone()));
+    let gate = elector.as_ref().map_or_else(Gate::always_open, Elector::gate);
+    let rt = Runtime { control, host, metrics: metrics.clone(), gate, allow: Arc::new(allow) };
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    match elector.as_mut() {
+        Some(e) => {
+            tracing::info!(identity = %e.identity(), "waiting to acquire the leader Lease");
+            tokio::select! {
+                _ = e.acquire() => {}
+                _ = &mut shutdown => {
+                    tracing::info!("stopped while standing by");
+                    return Ok(());
+                }
+            }
+        }
+        None => {
+            tracing::info!("leader election disabled: this process runs the controllers");
+            metrics.leader_is_leader.set(1);
+        }
+    }
+    metrics.readiness.leading(CONTROLLERS);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |rx: tokio::sync::watch::Receiver<bool>| async move {
         let mut rx = rx;
         let _ = rx.wait_for(|s| *s).await;
     };
-    let etcd = tokio::spawn(crate::etcd::run(client.clone(), metrics.clone(), stopped(stop_rx.clone())));
-    let offload = tokio::spawn(crate::offload::run(client.clone(), metrics, stopped(stop_rx)));
-    tracing::info!("ready; controllers running: EtcdHealth, OffloadPolicy");
-    shutdown_signal().await;
+    let mut etcd = tokio::spawn(crate::etcd::run(rt.clone(), stopped(stop_rx.clone())));
+    let mut offload = tokio::spawn(crate::offload::run(rt.clone(), stopped(stop_rx)));
+    tracing::info!("leading; controllers running: EtcdHealth, OffloadPolicy");
+    let hold = async {
+        match elector.as_mut() {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        _ = &mut shutdown => None,
+        lost = hold => Some(format!("lost leadership: {lost}")),
+        _ = &mut etcd => Some("the EtcdHealth controller stopped unexpectedly".to_owned()),
+        _ = &mut offload => Some("the OffloadPolicy controller stopped unexpectedly".to_owned()),
+    };
+    if let Some(why) = ended {
+        // Stop at once: not one more write (the gate is closed already when leadership is lost).
+        etcd.abort();
+        offload.abort();
+        metrics.readiness.standing_by();
+        return Err(Error::Setup(format!("{why}; exiting so that a fresh start can rejoin the election")));
+    }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), async { (etcd.await, offload.await) }).await;
+    if let Some(e) = elector.as_mut() {
+        e.release().await;
+    }
     Ok(())
 }
 
-async fn connect(args: &RunArgs) -> Result<Client> {
-    let config = match &args.kubeconfig {
+fn in_cluster() -> bool {
+    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+/// A client from an explicit kubeconfig, or inferred (in-cluster, else $KUBECONFIG / ~/.kube/config).
+pub async fn connect(kubeconfig: Option<&Path>) -> Result<Client> {
+    let config = match kubeconfig {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+            let kubeconfig =
+                Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?;
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| Error::Kubeconfig(e.to_string()))?
@@ -53,6 +140,25 @@ async fn connect(args: &RunArgs) -> Result<Client> {
         None => Config::infer().await.map_err(|e| Error::Kubeconfig(e.to_string()))?,
     };
     Ok(Client::try_from(config)?)
+}
+
+/// `install-crds`: server-side-applies the CRDs (field manager `continuum-operator`) and waits
+/// until each is established.
+pub async fn install_crds(args: crate::cli::InstallCrdsArgs) -> Result<()> {
+    let client = connect(args.kubeconfig.as_deref()).await?;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = kube::api::PatchParams::apply("continuum-operator").force();
+    for crd in continuum_api::crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &params, &kube::api::Patch::Apply(&crd)).await?;
+        tracing::info!(crd = %name, "applied");
+    }
+    for crd in continuum_api::crds() {
+        let name = crd.metadata.name.unwrap_or_default();
+        wait_established(&client, &name, Duration::from_secs(args.wait_seconds)).await?;
+        println!("{name} established");
+    }
+    Ok(())
 }
 
 /// Polls the CRD until its Established condition is True, or fails with the last condition seen.
@@ -83,6 +189,7 @@ fn established(crd: &CustomResourceDefinition) -> Result<(), String> {
     }
 }
 
+/// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

@@ -3,8 +3,61 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use continuum_telemetry::fetch::{Fetcher, TlsMaterial};
+use kube::Client;
 use tokio::sync::Mutex;
+
+use crate::allow::AllowList;
+use crate::leader::Gate;
+use crate::metrics::Metrics;
+
+/// What every controller gets from the runtime.
+#[derive(Clone)]
+pub struct Runtime {
+    /// The control-plane API server: CRs, Deployments, ResourceBindings, Secrets, Events.
+    pub control: Client,
+    /// The host cluster: the pods and Events EtcdHealth correlates, the Lease.
+    pub host: Client,
+    pub metrics: Arc<Metrics>,
+    /// Closed when this replica does not lead: no write may be sent then.
+    pub gate: Gate,
+    pub allow: Arc<AllowList>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("gate", &self.gate).field("allow", &self.allow).finish_non_exhaustive()
+    }
+}
+
+/// A write refused because this replica does not lead (any more).
+#[derive(Debug, thiserror::Error)]
+#[error("not writing: this replica does not hold the leader Lease")]
+pub struct NotLeading;
+
+impl Runtime {
+    /// Call right before each write; counts it when allowed.
+    pub fn may_write(&self, resource: &str) -> Result<(), NotLeading> {
+        if !self.gate.is_open() {
+            return Err(NotLeading);
+        }
+        self.metrics.wrote(resource);
+        Ok(())
+    }
+}
+
+/// Publishes an Event through `recorder` unless this replica does not lead.
+pub async fn publish_event(
+    rt: &Runtime,
+    recorder: &kube::runtime::events::Recorder,
+    event: &kube::runtime::events::Event,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+) -> Result<(), String> {
+    rt.may_write("events").map_err(|e| e.to_string())?;
+    recorder.publish(event, reference).await.map_err(|e| e.to_string())
+}
 
 /// The wall clock, milliseconds since the epoch (the pure crates get time passed in).
 pub fn now_ms() -> i64 {

@@ -37,6 +37,7 @@ struct Memory {
 
 pub struct Context {
     client: Client,
+    rt: crate::shared::Runtime,
     recorder: Recorder,
     metrics: Arc<Metrics>,
     memory: Mutex<HashMap<String, Memory>>,
@@ -48,6 +49,8 @@ pub struct Context {
 pub enum Error {
     #[error("writing the status failed: {0}")]
     Status(#[source] kube::Error),
+    #[error(transparent)]
+    NotLeading(#[from] crate::shared::NotLeading),
 }
 
 pub fn thresholds(spec: &continuum_api::EtcdHealthSpec) -> Thresholds {
@@ -66,22 +69,28 @@ pub fn thresholds(spec: &continuum_api::EtcdHealthSpec) -> Thresholds {
     }
 }
 
-pub async fn run(
-    client: Client,
-    metrics: Arc<Metrics>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
+pub async fn run(rt: crate::shared::Runtime, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let (client, metrics) = (rt.control.clone(), rt.metrics.clone());
     let reporter = Reporter { controller: "continuum-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
         client: client.clone(),
+        rt,
         metrics,
         memory: Mutex::default(),
         fetchers: Default::default(),
         pacer: Default::default(),
     });
     let api: Api<EtcdHealth> = Api::all(client);
-    Controller::new(api, watcher::Config::default())
+    let controller = Controller::new(api, watcher::Config::default());
+    let store = controller.store();
+    let readiness_metrics = ctx.metrics.clone();
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            readiness_metrics.readiness.synced();
+        }
+    });
+    controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
@@ -98,6 +107,7 @@ async fn scrape(
     ns: &str,
     ep: &continuum_api::etcd::EtcdEndpoint,
 ) -> Result<EtcdSnapshot, (String, &'static str)> {
+    ctx.rt.allow.check(&ep.metrics_url).map_err(|e| (e, "not_allowed"))?;
     let tls = crate::secrets::material(&ctx.client, ns, ep.tls.as_ref()).await.map_err(|e| (e, "tls_secret"))?;
     let fetcher = ctx.fetchers.get(tls, SCRAPE_TIMEOUT).await.map_err(|e| (e, "tls_config"))?;
     let page = fetcher.get(&ep.metrics_url, &[]).await.map_err(|e| (e.to_string(), e.category()))?;
@@ -110,6 +120,7 @@ async fn read_prometheus(
     src: &continuum_api::etcd::EtcdPrometheusSource,
     t: &Thresholds,
 ) -> Result<Vec<(continuum_policy::etcd::MemberReading, continuum_api::etcd::MemberStatus)>, String> {
+    ctx.rt.allow.check(&src.url)?;
     let tls = crate::secrets::material(&ctx.client, ns, src.tls.as_ref()).await?;
     let fetcher = ctx.fetchers.get(tls, prom_source::fetcher_timeout()).await?;
     let headers = prom_source::headers(&ctx.client, ns, src).await?;
@@ -182,7 +193,7 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     }
     let pods = match &spec.correlate {
         Some(c) => {
-            correlate::troubles(&ctx.client, c, &mut mem.restarts, now, t.window_ms).await.unwrap_or_else(|err| {
+            correlate::troubles(&ctx.rt.host, c, &mut mem.restarts, now, t.window_ms).await.unwrap_or_else(|err| {
                 tracing::warn!(etcdhealth = %name, %err, "cannot read the pods to correlate");
                 Vec::new()
             })
@@ -195,8 +206,9 @@ async fn reconcile(obj: Arc<EtcdHealth>, ctx: Arc<Context>) -> Result<Action, Er
     ctx.metrics.etcd_observe(&ns, &name, &members, eval.state.slow);
     let new_status = status::build(&obj, &eval, members, now);
     let api: Api<EtcdHealth> = Api::namespaced(ctx.client.clone(), &ns);
+    ctx.rt.may_write("etcdhealths/status")?;
     status::apply(&api, &name, &new_status).await.map_err(Error::Status)?;
-    status::publish_changes(&ctx.recorder, &obj, &eval).await;
+    status::publish_changes(&ctx.rt, &ctx.recorder, &obj, &eval).await;
     Ok(Action::requeue(interval))
 }
 

@@ -94,7 +94,7 @@ pub async fn apply(api: &Api<EtcdHealth>, name: &str, status: &EtcdHealthStatus)
 }
 
 /// One Event per condition whose status or reason changed (never one per scrape).
-pub async fn publish_changes(recorder: &Recorder, obj: &EtcdHealth, e: &Evaluation) {
+pub async fn publish_changes(rt: &crate::shared::Runtime, recorder: &Recorder, obj: &EtcdHealth, e: &Evaluation) {
     let previous = obj.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
     for (type_, v) in verdicts(e) {
         let before = previous.iter().find(|c| c.type_ == type_);
@@ -116,7 +116,7 @@ pub async fn publish_changes(recorder: &Recorder, obj: &EtcdHealth, e: &Evaluati
             action: format!("Evaluate{type_}"),
             secondary: None,
         };
-        if let Err(err) = recorder.publish(&event, &obj.object_ref(&())).await {
+        if let Err(err) = crate::shared::publish_event(rt, recorder, &event, &obj.object_ref(&())).await {
             tracing::warn!(etcdhealth = %obj.name_any(), %err, "cannot publish an Event");
         }
     }

@@ -31,6 +31,8 @@ pub enum ActuationError {
     NotApplied { deployment: String, var: String, wanted: String, found: Option<String> },
     #[error("reading Deployment {deployment} failed: {source}")]
     Read { deployment: String, source: kube::Error },
+    #[error(transparent)]
+    NotLeading(#[from] crate::shared::NotLeading),
 }
 
 fn env_value(d: &Deployment, container: &str, var: &str) -> Result<Option<String>, Vec<String>> {
@@ -59,6 +61,7 @@ pub async fn current(
 
 /// Makes `container`'s `var` equal `value`.
 pub async fn set_env(
+    rt: &crate::shared::Runtime,
     api: &Api<Deployment>,
     name: &str,
     container: &str,
@@ -76,6 +79,7 @@ pub async fn set_env(
             { "name": container, "env": [ { "name": var, "value": value } ] }
         ] } } }
     });
+    rt.may_write("deployments")?;
     api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
         .map_err(|source| ActuationError::Write { deployment: name.into(), var: var.into(), source })?;
@@ -97,6 +101,7 @@ pub struct Carried {
 /// Points the workload at the backend the decision settled on (also re-applies it when someone
 /// changed it). A failed write keeps the previous backend and timers.
 pub async fn carry_out(
+    rt: &crate::shared::Runtime,
     deploys: &Api<Deployment>,
     spec: &OffloadPolicySpec,
     r: &Rules,
@@ -122,7 +127,7 @@ pub async fn carry_out(
     };
     let target = &spec.target_ref.name;
     let wanted = r.endpoint(d.state.active).to_owned();
-    match set_env(deploys, target, &e.container, &e.name, &wanted).await {
+    match set_env(rt, deploys, target, &e.container, &e.name, &wanted).await {
         Ok(applied) => {
             let switched = match d.action {
                 Action::Switch { to, dry_run: false } => Some(Transition {

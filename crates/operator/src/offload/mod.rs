@@ -27,6 +27,7 @@ use crate::shared::{Fetchers, Pacer};
 
 pub struct Context {
     client: Client,
+    rt: crate::shared::Runtime,
     recorder: Recorder,
     metrics: Arc<Metrics>,
     cache: observe::QueryCache,
@@ -38,6 +39,8 @@ pub struct Context {
 pub enum Error {
     #[error("writing the status failed: {0}")]
     Status(#[source] kube::Error),
+    #[error(transparent)]
+    NotLeading(#[from] crate::shared::NotLeading),
 }
 
 fn ms(d: &kube::core::Duration) -> i64 {
@@ -74,22 +77,27 @@ pub fn rules(spec: &OffloadPolicySpec) -> Rules {
     .with_recovery_defaults()
 }
 
-pub async fn run(
-    client: Client,
-    metrics: Arc<Metrics>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
+pub async fn run(rt: crate::shared::Runtime, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let (client, metrics) = (rt.control.clone(), rt.metrics.clone());
     let reporter = Reporter { controller: "continuum-operator".into(), instance: std::env::var("POD_NAME").ok() };
     let ctx = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
         cache: observe::QueryCache::new(metrics.offload_queries.clone()),
         client: client.clone(),
+        rt,
         metrics,
         fetchers: Fetchers::default(),
         pacer: Pacer::default(),
     });
     let controller = Controller::new(Api::<OffloadPolicy>::all(client.clone()), watcher::Config::default());
     let store = controller.store();
+    let ready = store.clone();
+    let readiness_metrics = ctx.metrics.clone();
+    tokio::spawn(async move {
+        if ready.wait_until_ready().await.is_ok() {
+            readiness_metrics.readiness.synced();
+        }
+    });
     controller
         .watches(Api::<Deployment>::all(client), watcher::Config::default(), move |d: Deployment| {
             let (ns, name) = (d.namespace(), d.name_any());
@@ -124,6 +132,9 @@ async fn observe(
         (None, None) => (None, kube::core::Duration::from(Duration::from_secs(5))),
     };
     let setup = async {
+        for url in t.prometheus.as_ref().map(|p| &p.url).into_iter().chain(t.scrape.as_ref().map(|s| &s.url)) {
+            ctx.rt.allow.check(url)?;
+        }
         let material = crate::secrets::material(&ctx.client, ns, tls).await?;
         let f = ctx.fetchers.get(material, Duration::from(timeout)).await?;
         let headers = match &t.prometheus {
@@ -183,7 +194,7 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     o.target = observe::probe(&spec.backends.offload).await;
     let d = decide(&r, &prev, &o, now);
     // Actuate, then report.
-    let act = actuate::carry_out(&deploys, spec, &r, &prev, &d, now).await;
+    let act = actuate::carry_out(&ctx.rt, &deploys, spec, &r, &prev, &d, now).await;
     let target_found = !matches!(current, Some(Err(actuate::ActuationError::MissingTarget(_))));
     let conditions = status::conditions(
         &status::Facts { target, ns: &ns, target_found, decision: &d, observation: &o },
@@ -203,6 +214,7 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     let api: Api<OffloadPolicy> = Api::namespaced(ctx.client.clone(), &ns);
     let body =
         serde_json::json!({ "apiVersion": "continuum.dev/v1alpha1", "kind": "OffloadPolicy", "status": new_status });
+    ctx.rt.may_write("offloadpolicies/status")?;
     api.patch_status(&name, &PatchParams::apply(actuate::FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
         .map_err(Error::Status)?;
@@ -214,7 +226,9 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
 
 /// A bounded category for a telemetry error (metric label; never the error text).
 fn error_category(err: &str) -> &'static str {
-    if err.contains("timeout") || err.contains("no answer") {
+    if err.contains("allow-list") {
+        "not_allowed"
+    } else if err.contains("timeout") || err.contains("no answer") {
         "timeout"
     } else if err.contains("series") {
         "series"
@@ -295,7 +309,7 @@ async fn publish(
             action: "Evaluate".into(),
             secondary: None,
         };
-        if let Err(err) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        if let Err(err) = crate::shared::publish_event(&ctx.rt, &ctx.recorder, &event, &obj.object_ref(&())).await {
             tracing::warn!(offloadpolicy = %obj.name_any(), %err, "cannot publish an Event");
         }
     }
