@@ -132,6 +132,7 @@ pub struct Metrics {
     pub leader_transitions: Counter,
     pub api_writes: Family<ResourceLabels, Counter>,
     pub readiness: Readiness,
+    writes: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -156,6 +157,7 @@ impl Default for Metrics {
             leader_transitions: Counter::default(),
             api_writes: Family::default(),
             readiness: Readiness::default(),
+            writes: AtomicU64::new(0),
             registry: Registry::default(),
         };
         let build = Family::<BuildLabels, Gauge>::default();
@@ -210,6 +212,12 @@ impl Metrics {
     /// Counts one write sent to the API.
     pub fn wrote(&self, resource: &str) {
         self.api_writes.get_or_create(&ResourceLabels { resource: resource.to_owned() }).inc();
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Writes sent since the process started.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
     }
 
     pub fn etcd_observe(&self, namespace: &str, etcdhealth: &str, members: &[MemberStatus], slow: bool) {

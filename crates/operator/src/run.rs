@@ -112,6 +112,7 @@ pub async fn main(args: RunArgs) -> Result<()> {
         etcd.abort();
         offload.abort();
         metrics.readiness.standing_by();
+        tracing::error!(writes = metrics.writes(), "stopping the controllers: {why}");
         return Err(Error::Setup(format!("{why}; exiting so that a fresh start can rejoin the election")));
     }
     tracing::info!("shutting down");
@@ -120,6 +121,7 @@ pub async fn main(args: RunArgs) -> Result<()> {
     if let Some(e) = elector.as_mut() {
         e.release().await;
     }
+    tracing::info!(writes = metrics.writes(), "stopped");
     Ok(())
 }
 

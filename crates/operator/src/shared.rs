@@ -103,3 +103,19 @@ impl Pacer {
         None
     }
 }
+
+/// Resolves true once a controller's cache holds its first full list (false if it never will).
+/// Polled again every 200 ms: the store's readiness signal wakes only one waiter, and the
+/// controller itself waits on it too.
+pub async fn wait_synced<K>(store: &kube::runtime::reflector::Store<K>) -> bool
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready()).await {
+            Ok(result) => return result.is_ok(),
+            Err(_) => continue,
+        }
+    }
+}

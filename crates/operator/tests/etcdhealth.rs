@@ -1,18 +1,13 @@
 //! EtcdHealth end to end: the operator on a real kube-apiserver watching real etcd members, one of
 //! them on a real slow disk; verdicts read back with the real kubectl.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use continuum_testenv::{ControlPlane, Etcd, EtcdOptions, Load};
 
 mod common;
-use common::{Operator, start_operator as start};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
-}
+use common::{Operator, apply, crashing_pod, free_port, health_yaml, http_get, start_operator as start, wait_until};
 
 fn start_operator(cp: &ControlPlane, metrics_port: u16) -> Operator {
     start(cp, &format!("127.0.0.1:{metrics_port}"))
@@ -22,64 +17,9 @@ fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
     cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn apply(cp: &ControlPlane, ns: &str, yaml: &str) {
-    let mut child = cp
-        .kubectl()
-        .args(["apply", "-n", ns, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(yaml.as_bytes());
-    }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 fn jsonpath(cp: &ControlPlane, ns: &str, name: &str, path: &str) -> String {
     let out = kubectl(cp, &["get", "etcdhealth", name, "-n", ns, "-o", &format!("jsonpath={path}")]);
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> Option<String>) -> String {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            eprintln!("{what}: after {:.1}s", started.elapsed().as_secs_f64());
-            return v;
-        }
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-fn health_yaml(name: &str, metrics_url: &str, correlate_ns: Option<&str>) -> String {
-    let correlate = correlate_ns
-        .map(|ns| format!("  correlate:\n    namespace: {ns}\n    podSelector:\n      app: karmada-apiserver\n"))
-        .unwrap_or_default();
-    format!(
-        "apiVersion: continuum.dev/v1alpha1\nkind: EtcdHealth\nmetadata:\n  name: {name}\nspec:\n  endpoints:\n  - name: etcd-0\n    metricsUrl: {metrics_url}\n  interval: 1s\n  window: 10s\n  for: 3s\n{correlate}"
-    )
-}
-
-/// A pod that "restarted 7 times" a moment ago (status written through the status subresource).
-fn crashing_pod(cp: &ControlPlane, ns: &str) {
-    apply(
-        cp,
-        ns,
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: karmada-apiserver-0\n  labels:\n    app: karmada-apiserver\nspec:\n  containers:\n  - name: karmada-apiserver\n    image: karmada/karmada-apiserver:v1.15.0\n",
-    );
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let status = format!(
-        r#"{{"status":{{"phase":"Running","containerStatuses":[{{"name":"karmada-apiserver","image":"karmada/karmada-apiserver:v1.15.0","imageID":"","ready":false,"restartCount":7,"lastState":{{"terminated":{{"exitCode":137,"reason":"Error","finishedAt":"{now}"}}}},"state":{{"running":{{}}}}}}]}}}}"#
-    );
-    let out = kubectl(
-        cp,
-        &["patch", "pod", "karmada-apiserver-0", "-n", ns, "--subresource=status", "--type=merge", "-p", &status],
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// What kubelet records when a liveness probe times out: one Event, counted 12 times, seen just now.
@@ -178,15 +118,6 @@ fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_pl
     });
     assert!(reachable.to_lowercase().contains("connection refused"), "{reachable}");
     assert!(operator.0.try_wait().ok().flatten().is_none(), "the operator exited");
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }
 
 #[test]

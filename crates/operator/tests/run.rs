@@ -66,7 +66,7 @@ fn run_fails_clearly_when_the_crds_are_missing_then_starts_once_they_are_establi
     let mut seen = Vec::new();
     let version = continuum_testenv::versions::kubernetes();
     assert!(wait_for_line(&rx, &version, Duration::from_secs(30), &mut seen), "no server version logged: {seen:?}");
-    assert!(wait_for_line(&rx, "ready", Duration::from_secs(30), &mut seen), "operator not ready: {seen:?}");
+    assert!(wait_for_line(&rx, "leading", Duration::from_secs(30), &mut seen), "operator not leading: {seen:?}");
     assert!(seen.iter().any(|l| l.contains("etcdhealths.continuum.dev") && l.contains("established")), "{seen:?}");
 
     let pid = child.id().to_string();

@@ -86,7 +86,8 @@ pub async fn run(rt: crate::shared::Runtime, shutdown: impl std::future::Future<
     let store = controller.store();
     let readiness_metrics = ctx.metrics.clone();
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
+        if crate::shared::wait_synced(&store).await {
+            tracing::info!("EtcdHealth cache synced");
             readiness_metrics.readiness.synced();
         }
     });

@@ -94,7 +94,8 @@ pub async fn run(rt: crate::shared::Runtime, shutdown: impl std::future::Future<
     let ready = store.clone();
     let readiness_metrics = ctx.metrics.clone();
     tokio::spawn(async move {
-        if ready.wait_until_ready().await.is_ok() {
+        if crate::shared::wait_synced(&ready).await {
+            tracing::info!("OffloadPolicy cache synced");
             readiness_metrics.readiness.synced();
         }
     });
