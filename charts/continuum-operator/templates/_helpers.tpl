@@ -84,7 +84,8 @@ capabilities:
 - name: karmada-kubeconfig
   secret:
     secretName: {{ .Values.karmada.kubeconfigSecret }}
-    defaultMode: 0440
+    # 0440: owner and group (fsGroup 65532) may read; decimal so every YAML parser agrees.
+    defaultMode: 288
     items:
       - key: {{ .Values.karmada.kubeconfigKey }}
         path: kubeconfig
