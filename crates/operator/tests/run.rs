@@ -76,3 +76,35 @@ fn run_fails_clearly_when_the_crds_are_missing_then_starts_once_they_are_establi
     assert!(status.success(), "operator did not shut down cleanly on SIGTERM: {status}");
     assert!(wait_for_line(&rx, "shutting down", Duration::from_secs(5), &mut seen), "{seen:?}");
 }
+
+#[test]
+fn install_crds_registers_and_waits_for_established_and_is_idempotent() {
+    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
+    for round in 0..2 {
+        let out = Command::new(OPERATOR)
+            .args(["install-crds", "--wait-seconds", "30", "--kubeconfig"])
+            .arg(&cp.kubeconfig)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "round {round}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        for crd in ["offloadpolicies.continuum.dev established", "etcdhealths.continuum.dev established"] {
+            assert!(stdout.contains(crd), "round {round}: {stdout}");
+        }
+    }
+    let out = cp
+        .kubectl_output(&[
+            "get",
+            "crd",
+            "offloadpolicies.continuum.dev",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("continuum-operator"));
+    let version = Command::new(OPERATOR).arg("version").output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        String::from_utf8_lossy(&version.stdout)
+            .starts_with(&format!("continuum-operator {}", env!("CARGO_PKG_VERSION")))
+    );
+}
