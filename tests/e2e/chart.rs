@@ -119,6 +119,7 @@ fn chart_lints_with_default_karmada_and_monitoring_values() {
 #[test]
 fn values_schema_rejects_wrong_values_naming_the_field() {
     let chart = chart();
+    let kube = continuum_testenv::versions::kubernetes();
     let cases = [
         ("replicaCount=two", "/replicaCount", "want integer"),
         ("replicaCount=0", "/replicaCount", "minimum"),
@@ -132,19 +133,25 @@ fn values_schema_rejects_wrong_values_naming_the_field() {
     for (set, field, detail) in cases {
         for verb in ["template", "lint"] {
             let out = match verb {
-                "lint" => helm(&["lint", &chart, "--set", set]),
-                _ => helm(&["template", RELEASE, &chart, "--set", set]),
+                "lint" => helm(&["lint", &chart, "--kube-version", &kube, "--set", set]),
+                _ => helm(&["template", RELEASE, &chart, "--kube-version", &kube, "--set", set]),
             };
             let text = format!("{}{}", stdout(&out), stderr(&out));
             assert!(!out.status.success(), "helm {verb} accepted {set}:\n{text}");
             assert!(text.contains(field) && text.contains(detail), "helm {verb} --set {set}: {text}");
         }
     }
+    // A rule across keys, checked by the templates (helm lint only reports `fail` as INFO).
+    let out = helm(&["template", RELEASE, &chart, "--kube-version", &kube, "--set", "leaderElection.enabled=false"]);
+    assert!(!out.status.success(), "two replicas without leader election rendered");
+    assert!(stderr(&out).contains("leaderElection.enabled=false needs replicaCount=1"), "{}", stderr(&out));
     // The same keys with good values render: the failures above come from the values alone.
     let good =
         ["replicaCount=3", "logFormat=text", "leaderElection.leaseDuration=20s", "rbac.hostNamespaces[0]=kube-system"];
     let objects = template("continuum-system", &good);
     assert_eq!(get(&objects, "Deployment", FULLNAME)["spec"]["replicas"], 3);
+    let single = template("continuum-system", &["leaderElection.enabled=false", "replicaCount=1"]);
+    assert!(find(&single, "Role", "-leader-election").is_none(), "no Lease rights without leader election");
 }
 
 fn containers(pod_spec: &Value) -> Vec<&Value> {
