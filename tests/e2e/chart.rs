@@ -214,13 +214,13 @@ fn rendered_objects_differ_between_modes_and_grant_least_privilege() {
         }
     }
     let expected_control_plane = json!([
-        {"apiGroups": ["continuum.dev"], "resources": ["offloadpolicies", "etcdhealths"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["continuum.dev"], "resources": ["offloadpolicies", "etcdhealths"], "verbs": ["list", "watch"]},
         {"apiGroups": ["continuum.dev"], "resources": ["offloadpolicies/status", "etcdhealths/status"], "verbs": ["patch"]},
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
          "resourceNames": ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"], "verbs": ["get"]},
-        {"apiGroups": ["work.karmada.io"], "resources": ["resourcebindings"], "verbs": ["get", "list", "watch"]}
+        {"apiGroups": ["work.karmada.io"], "resources": ["resourcebindings"], "verbs": ["get"]}
     ]);
     assert_eq!(get(&single, "ClusterRole", "-control-plane")["rules"], expected_control_plane);
     assert_eq!(get(&single, "Role", "-secrets")["metadata"]["namespace"], "apps");
@@ -228,7 +228,7 @@ fn rendered_objects_differ_between_modes_and_grant_least_privilege() {
     for objects in [&single, &karmada] {
         let host = get(objects, "Role", "-host");
         assert_eq!(host["metadata"]["namespace"], "karmada-system");
-        assert_eq!(host["rules"][0]["verbs"], json!(["get", "list"]));
+        assert_eq!(host["rules"][0]["verbs"], json!(["list"]));
         assert_eq!(host["rules"][1]["verbs"], json!(["list"]));
         let lease = get(objects, "Role", "-leader-election");
         assert_eq!(lease["rules"][0]["verbs"], json!(["get", "list", "watch", "create", "update"]));

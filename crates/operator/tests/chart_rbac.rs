@@ -72,7 +72,6 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() {
 
     // (verb, resource, namespace: None = all namespaces)
     let needed: &[(&str, &str, Option<&str>)] = &[
-        ("get", "offloadpolicies.continuum.dev", None),
         ("list", "offloadpolicies.continuum.dev", None),
         ("watch", "offloadpolicies.continuum.dev", None),
         ("patch", "offloadpolicies.continuum.dev:status", None),
@@ -119,6 +118,8 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() {
         ("create", "leases.coordination.k8s.io", Some("kube-system")),
         ("delete", "leases.coordination.k8s.io", Some(RELEASE_NS)),
         ("get", "nodes", None),
+        ("get", "pods", Some("karmada-system")),
+        ("list", "resourcebindings.work.karmada.io", None),
         ("update", "offloadpolicies.continuum.dev:status", None),
         ("create", "resourcebindings.work.karmada.io", None),
         ("*", "*", None),

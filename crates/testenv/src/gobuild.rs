@@ -64,9 +64,8 @@ pub fn helm() -> Result<PathBuf> {
     lock.lock().map_err(io("locking the build directory"))?;
     if !out.is_file() {
         let dir = paths::cache_dir()?.join("build").join(format!("helm-{version}"));
-        let go_mod = format!(
-            "module continuum.dev/controlplane-build/helm\n\ngo 1.26.0\n\nrequire helm.sh/helm/v3 {version}\n"
-        );
+        let go_mod =
+            format!("module continuum.dev/controlplane-build/helm\n\ngo 1.26.0\n\nrequire helm.sh/helm/v3 {version}\n");
         write_module(&dir, &go_mod, &["helm.sh/helm/v3/cmd/helm"])?;
         let ldflags = format!("-s -w -X helm.sh/helm/v3/internal/version.version={version}");
         go_build(&dir, "helm.sh/helm/v3/cmd/helm", &ldflags, &out, &format!("helm {version}"))?;
