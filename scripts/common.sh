@@ -10,6 +10,7 @@ ensure_prerequisites() {
   command -v openssl >/dev/null || need+=(openssl)
   command -v strace >/dev/null || need+=(strace)          # real slow disks: fsync delay injection
   command -v prometheus >/dev/null || need+=(prometheus)  # real Prometheus for cross-checks
+  command -v promtool >/dev/null || need+=(prometheus)    # the chart's alert rules, unit-tested
   if ((${#need[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing ${need[*]} with apt-get"
@@ -21,8 +22,8 @@ ensure_prerequisites() {
   fi
 }
 
-# Builds (first run: several minutes) or reuses the cached etcd, kube-apiserver and kubectl.
+# Builds (first run: several minutes) or reuses the cached etcd, kube-apiserver, kubectl and helm.
 ensure_control_plane() {
-  say "control plane binaries (built from Go modules once per machine, then cached)"
+  say "control plane binaries and helm (built from Go modules once per machine, then cached)"
   cargo run -q -j2 -p continuum-testenv -- build
 }
