@@ -39,14 +39,26 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Builds the binaries if needed, then starts etcd and kube-apiserver and waits for `/readyz`.
+    /// Free ports are found by binding and releasing them; another process may grab one before
+    /// the server binds it, so a server that dies on "address already in use" is started again
+    /// on fresh ports (three attempts).
     pub fn start() -> Result<Self> {
         let binaries = gobuild::ensure()?;
-        let dir = make_temp_dir("continuum-testenv")?;
-        match Self::start_in(binaries, &dir) {
-            Ok(cp) => Ok(cp),
-            Err(err) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                Err(err)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let dir = make_temp_dir("continuum-testenv")?;
+            match Self::start_in(binaries.clone(), &dir) {
+                Ok(cp) => return Ok(cp),
+                Err(err) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let port_taken =
+                        matches!(&err, Error::NotReady { tail, .. } if tail.contains("address already in use"));
+                    if !port_taken || attempt >= 3 {
+                        return Err(err);
+                    }
+                    eprintln!("continuum-testenv: a port was taken meanwhile; starting again on fresh ports");
+                }
             }
         }
     }

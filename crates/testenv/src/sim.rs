@@ -49,13 +49,20 @@ impl Exporter {
 #[derive(Debug)]
 pub struct Agent {
     pub port: u16,
+    host: std::net::IpAddr,
     open: Arc<AtomicBool>,
 }
 
 impl Agent {
+    /// An agent on loopback.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
-        let agent = Self { port, open: Arc::new(AtomicBool::new(false)) };
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// An agent on one of this machine's addresses (EndpointSlices refuse loopback addresses).
+    pub fn start_on(host: std::net::IpAddr) -> Self {
+        let port = TcpListener::bind((host, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
+        let agent = Self { port, host, open: Arc::new(AtomicBool::new(false)) };
         agent.open();
         agent
     }
@@ -63,7 +70,7 @@ impl Agent {
     /// Listens until `close()`; the port is reused.
     pub fn open(&self) {
         let listener =
-            TcpListener::bind(("127.0.0.1", self.port)).unwrap_or_else(|e| panic!("agent port {}: {e}", self.port));
+            TcpListener::bind((self.host, self.port)).unwrap_or_else(|e| panic!("agent port {}: {e}", self.port));
         let _ = listener.set_nonblocking(true);
         self.open.store(true, Ordering::SeqCst);
         let open = self.open.clone();
@@ -81,6 +88,14 @@ impl Agent {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("tcp://127.0.0.1:{}", self.port)
+        format!("tcp://{}", std::net::SocketAddr::new(self.host, self.port))
     }
+}
+
+/// This machine's address on its default route (no packet is sent), if it has one.
+pub fn primary_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }

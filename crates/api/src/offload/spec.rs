@@ -81,6 +81,21 @@ pub struct OffloadPolicySpec {
     /// (the offload target's health is still reported). Default: unset (automatic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<BackendName>,
+    /// What deleting the policy does to the workload: Restore switches it back to the local
+    /// backend first (and removes a managed OverridePolicy); Keep leaves it on the backend it is
+    /// on. Default: Restore.
+    #[serde(default)]
+    pub on_delete: OnDelete,
+}
+
+/// What deleting an OffloadPolicy does to the workload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum OnDelete {
+    /// Switch back to the local backend before the policy goes away.
+    #[default]
+    Restore,
+    /// Leave the workload on its current backend.
+    Keep,
 }
 
 /// Reference to the workload.

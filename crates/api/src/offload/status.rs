@@ -49,10 +49,30 @@ pub struct OffloadPolicyStatus {
     /// Where the target runs, from its Karmada ResourceBinding (empty without Karmada).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation: Option<Propagation>,
+    /// The object the operator changes to switch the backend, and the value read back from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actuation: Option<ActuationStatus>,
     /// Ready, TelemetryAvailable, TargetFound, OffloadTargetHealthy and Actuated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub conditions: Vec<Condition>,
+}
+
+/// Where the backend switch is carried out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActuationStatus {
+    /// Actuation mode: env, service, overridePolicy or configMap.
+    #[serde(default)]
+    pub mode: String,
+    /// The object written, for example `Service vaccel-backend` or
+    /// `OverridePolicy detector-vaccel`.
+    #[serde(default)]
+    pub object: String,
+    /// The value read back after the last write or check, for example the Service selector
+    /// `app=vaccel-agent,node=jetson` or the endpoint `tcp://10.0.0.7:8192`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_value: Option<String>,
 }
 
 /// Summary phase shown by `kubectl get`.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use continuum_api::OffloadPolicy;
-use continuum_api::offload::{BackendName, Mode, OffloadPolicySpec, OnNoData, Transition};
+use continuum_api::offload::{BackendName, Mode, OffloadPolicySpec, OnDelete, OnNoData, Transition};
 use continuum_policy::offload::{Backend, NoData, Rules, State, decide};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -165,7 +165,80 @@ async fn observe(
     }
 }
 
+/// Finalizer that lets a deleted policy restore the local backend first (`onDelete: Restore`).
+pub const FINALIZER: &str = "continuum.dev/restore-backend";
+
 async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+    let has_finalizer = obj.finalizers().iter().any(|f| f == FINALIZER);
+    if obj.metadata.deletion_timestamp.is_some() {
+        return if has_finalizer { finalize(&obj, &ctx, &ns, &name).await } else { Ok(Requeue::await_change()) };
+    }
+    if !has_finalizer {
+        // Added before the first switch, so a deletion can always be undone.
+        ctx.rt.may_write("offloadpolicies")?;
+        let mut finalizers = obj.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_owned());
+        // resourceVersion: a concurrent change of the list fails this write instead of being lost.
+        let patch =
+            serde_json::json!({ "metadata": { "finalizers": finalizers, "resourceVersion": obj.resource_version() } });
+        Api::<OffloadPolicy>::namespaced(ctx.client.clone(), &ns)
+            .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(Error::Status)?;
+    }
+    evaluate(obj, ctx).await
+}
+
+/// The policy is being deleted: restore the local backend unless `onDelete: Keep`, then let it go.
+/// A failed restore keeps the finalizer (and the policy), says why in an Event, and retries.
+async fn finalize(obj: &OffloadPolicy, ctx: &Context, ns: &str, name: &str) -> Result<Requeue, Error> {
+    let r = rules(&obj.spec);
+    let clusters = obj.status.as_ref().and_then(|s| s.propagation.as_ref()).map(cluster_names).unwrap_or_default();
+    let t = actuate::Target { rt: &ctx.rt, ns, policy: name, spec: &obj.spec, rules: &r, clusters };
+    let (kind, reason, note) = match obj.spec.on_delete {
+        OnDelete::Keep => (
+            EventType::Normal,
+            "Kept",
+            "Deleted with onDelete: Keep: the workload stays on its current backend.".to_owned(),
+        ),
+        OnDelete::Restore => match actuate::restore(&t).await {
+            Ok(done) => (EventType::Normal, "Restored", format!("Deleted: {done}.")),
+            Err(err) => {
+                let note = format!("Deleted, but restoring the local backend failed (retrying in 10s): {err}.");
+                let event = Event {
+                    type_: EventType::Warning,
+                    reason: "RestoreFailed".into(),
+                    note: Some(note),
+                    action: "Delete".into(),
+                    secondary: None,
+                };
+                let _ = crate::shared::publish_event(&ctx.rt, &ctx.recorder, &event, &obj.object_ref(&())).await;
+                return Ok(Requeue::requeue(Duration::from_secs(10)));
+            }
+        },
+    };
+    let event =
+        Event { type_: kind, reason: reason.into(), note: Some(note), action: "Delete".into(), secondary: None };
+    let _ = crate::shared::publish_event(&ctx.rt, &ctx.recorder, &event, &obj.object_ref(&())).await;
+    let left: Vec<&String> = obj.finalizers().iter().filter(|f| *f != FINALIZER).collect();
+    ctx.rt.may_write("offloadpolicies")?;
+    let patch = serde_json::json!({ "metadata": { "finalizers": left, "resourceVersion": obj.resource_version() } });
+    match Api::<OffloadPolicy>::namespaced(ctx.client.clone(), ns)
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+    {
+        Ok(_) => Ok(Requeue::await_change()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(Requeue::await_change()),
+        Err(e) => Err(Error::Status(e)),
+    }
+}
+
+fn cluster_names(p: &continuum_api::offload::Propagation) -> Vec<String> {
+    p.clusters.iter().map(|c| c.name.clone()).collect()
+}
+
+async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     let started = Instant::now();
     let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
     let spec = &obj.spec;
@@ -173,30 +246,29 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
     if let Some(wait) = ctx.pacer.wait(&format!("{ns}/{name}"), obj.metadata.generation, interval).await {
         return Ok(Requeue::requeue(wait));
     }
-    // Dereference: the target, its current endpoint, the persisted decision state.
+    // Dereference: the target, where the workload points now, the persisted decision state.
     let (r, now) = (rules(spec), crate::shared::now_ms());
     let deploys: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let target = &spec.target_ref.name;
-    let current = match spec.actuation.env.as_ref() {
-        Some(e) => Some(actuate::current(&deploys, target, &e.container, &e.name).await),
-        None => None,
-    };
+    let deployment = deploys.get_opt(target).await.ok().flatten();
+    let (propagation, propagated) = karmada::propagation(&ctx.client, &ns, deployment.as_ref()).await;
+    let clusters = propagation.as_ref().map(cluster_names).unwrap_or_default();
+    let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec, rules: &r, clusters };
+    let current = actuate::read(&t).await;
     let prev = status::state_of(obj.status.as_ref()).unwrap_or_else(|| State {
         active: match &current {
-            Some(Ok(Some(v))) if *v == r.offload_endpoint => Backend::Offload,
+            Ok(reading) if reading.backend == Some(Backend::Offload) => Backend::Offload,
             _ => Backend::Local,
         },
         ..State::default()
     });
-    let deployment = deploys.get_opt(target).await.ok().flatten();
-    let (propagation, propagated) = karmada::propagation(&ctx.client, &ns, deployment.as_ref()).await;
     // Observe and decide.
     let mut o = observe(&ctx, &ns, spec, now).await;
     o.target = observe::probe(&spec.backends.offload).await;
     let d = decide(&r, &prev, &o, now);
     // Actuate, then report.
-    let act = actuate::carry_out(&ctx.rt, &deploys, spec, &r, &prev, &d, now).await;
-    let target_found = !matches!(current, Some(Err(actuate::ActuationError::MissingTarget(_))));
+    let act = actuate::carry_out(&t, &prev, &d, now).await;
+    let target_found = deployment.is_some();
     let conditions = status::conditions(
         &status::Facts { target, ns: &ns, target_found, decision: &d, observation: &o },
         act.condition.clone(),
@@ -210,6 +282,7 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue
         switched: act.switched.clone(),
         conditions,
         propagation,
+        actuation: act.actuation.clone(),
     };
     let new_status = status::build(&obj, &out, now);
     let api: Api<OffloadPolicy> = Api::namespaced(ctx.client.clone(), &ns);

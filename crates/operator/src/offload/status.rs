@@ -82,6 +82,7 @@ pub struct Outcome<'a> {
     pub switched: Option<Transition>,
     pub conditions: Vec<Cond>,
     pub propagation: Option<continuum_api::offload::Propagation>,
+    pub actuation: Option<continuum_api::offload::ActuationStatus>,
 }
 
 pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPolicyStatus {
@@ -112,6 +113,7 @@ pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPoli
         last_transition: out.switched.clone().or(prev.last_transition),
         recent_transitions: recent,
         propagation: out.propagation.clone(),
+        actuation: out.actuation.clone(),
         conditions: out.conditions.iter().map(|c| condition(c, &prev.conditions, generation, now_ms)).collect(),
     }
 }

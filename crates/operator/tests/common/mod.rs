@@ -19,11 +19,13 @@ impl Drop for Operator {
     }
 }
 
-/// Runs `continuum-operator run` against `cp`, logging to `<cp.dir>/operator.log`.
+/// Runs `continuum-operator run` against `cp`, logging to `<cp.dir>/operator.log`. The identity
+/// is fixed, like a pod whose container restarts: a restarted operator takes its Lease back at
+/// once instead of waiting for it to expire.
 pub fn start_operator(cp: &ControlPlane, metrics_addr: &str) -> Operator {
     let log = std::fs::File::create(cp.dir.join("operator.log")).unwrap_or_else(|e| panic!("{e}"));
     let child = Command::new(OPERATOR)
-        .args(["run", "--metrics-addr", metrics_addr, "--kubeconfig"])
+        .args(["run", "--identity", "test-operator", "--metrics-addr", metrics_addr, "--kubeconfig"])
         .arg(&cp.kubeconfig)
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())

@@ -1,0 +1,242 @@
+//! Carrying out a decision: point the workload at a backend through one of four objects.
+//!
+//! - `env`: one environment variable of one container of the Deployment (rolls its pods);
+//! - `service`: the selector of a stable Service, or the EndpointSlice of a selector-less one;
+//! - `overridePolicy`: a Karmada OverridePolicy setting the variable on member clusters;
+//! - `configMap`: one key of a ConfigMap the workload mounts.
+//!
+//! Every write is a server-side apply of only the fields the operator owns, with its own field
+//! manager, skipped when the value is already right, and read back afterwards.
+
+mod configmap;
+mod env;
+mod override_policy;
+mod service;
+
+use continuum_api::offload::{ActuationStatus, OffloadPolicySpec, Transition};
+use continuum_policy::offload::{Action, Backend, Decision, Rules, State};
+use kube::Client;
+
+use super::status::{self, Cond};
+use crate::shared::Runtime;
+
+pub const FIELD_MANAGER: &str = "continuum-operator";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The value was already right: nothing written.
+    Unchanged,
+    /// Written and read back.
+    Changed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActuationError {
+    #[error("{0} not found")]
+    MissingTarget(String),
+    #[error("Deployment {deployment} has no container {container} (it has: {present})")]
+    MissingContainer { deployment: String, container: String, present: String },
+    #[error("writing {object} failed: {}", brief(source))]
+    Write { object: String, source: kube::Error },
+    #[error("{object} reads back as {found:?} after writing {wanted:?}")]
+    NotApplied { object: String, wanted: String, found: Option<String> },
+    #[error("reading {object} failed: {}", brief(source))]
+    Read { object: String, source: kube::Error },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    NotLeading(#[from] crate::shared::NotLeading),
+}
+
+/// The API server's own message for a refused request (the Status object's debug form is noise
+/// in a condition); other errors as they print.
+fn brief(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
+    }
+}
+
+/// What the managed object says now.
+#[derive(Clone, Debug, Default)]
+pub struct Reading {
+    /// The object, as `Kind name`.
+    pub object: String,
+    /// The value that selects the backend (endpoint, selector or address), if set.
+    pub value: Option<String>,
+    /// The backend that value stands for, if it matches one.
+    pub backend: Option<Backend>,
+}
+
+/// Everything a mode needs to know about the policy.
+pub struct Target<'a> {
+    pub rt: &'a Runtime,
+    pub ns: &'a str,
+    pub policy: &'a str,
+    pub spec: &'a OffloadPolicySpec,
+    pub rules: &'a Rules,
+    /// Member clusters the template propagates to (Karmada), for the OverridePolicy default.
+    pub clusters: Vec<String>,
+}
+
+impl Target<'_> {
+    fn client(&self) -> Client {
+        self.rt.control.clone()
+    }
+
+    fn backend_of(&self, endpoint: &str) -> Option<Backend> {
+        if endpoint == self.rules.offload_endpoint {
+            Some(Backend::Offload)
+        } else if endpoint == self.rules.local_endpoint {
+            Some(Backend::Local)
+        } else {
+            None
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        let a = &self.spec.actuation;
+        if a.env.is_some() {
+            "env"
+        } else if a.service.is_some() {
+            "service"
+        } else if a.override_policy.is_some() {
+            "overridePolicy"
+        } else {
+            "configMap"
+        }
+    }
+}
+
+/// Reads the managed object.
+pub async fn read(t: &Target<'_>) -> Result<Reading, ActuationError> {
+    let a = &t.spec.actuation;
+    if let Some(e) = &a.env {
+        env::read(t, e).await
+    } else if let Some(s) = &a.service {
+        service::read(t, s).await
+    } else if let Some(o) = &a.override_policy {
+        override_policy::read(t, o).await
+    } else if let Some(c) = &a.config_map {
+        configmap::read(t, c).await
+    } else {
+        Err(ActuationError::Invalid("no actuation mode is set".into()))
+    }
+}
+
+/// Points the workload at `backend`, writing only when needed; returns what was read back.
+pub async fn write(t: &Target<'_>, backend: Backend) -> Result<(Applied, Reading), ActuationError> {
+    let current = read(t).await?;
+    if current.backend == Some(backend) {
+        return Ok((Applied::Unchanged, current));
+    }
+    let a = &t.spec.actuation;
+    if let Some(e) = &a.env {
+        env::write(t, e, backend).await?;
+    } else if let Some(s) = &a.service {
+        service::write(t, s, backend).await?;
+    } else if let Some(o) = &a.override_policy {
+        override_policy::write(t, o, backend).await?;
+    } else if let Some(c) = &a.config_map {
+        configmap::write(t, c, backend).await?;
+    }
+    let after = read(t).await?;
+    if after.backend == Some(backend) {
+        Ok((Applied::Changed, after))
+    } else {
+        Err(ActuationError::NotApplied {
+            object: after.object.clone(),
+            wanted: t.rules.endpoint(backend).to_owned(),
+            found: after.value,
+        })
+    }
+}
+
+/// Undoes the policy's effect when it is deleted with `onDelete: Restore`: back to the local
+/// backend (for `overridePolicy`, the managed OverridePolicy is removed so the template's own
+/// value applies again). A target that no longer exists needs nothing.
+pub async fn restore(t: &Target<'_>) -> Result<String, ActuationError> {
+    if let Some(o) = &t.spec.actuation.override_policy {
+        return override_policy::remove(t, o).await;
+    }
+    match write(t, Backend::Local).await {
+        Ok((Applied::Changed, r)) => Ok(format!("{} switched back to the local backend", r.object)),
+        Ok((Applied::Unchanged, r)) => Ok(format!("{} already used the local backend", r.object)),
+        Err(ActuationError::MissingTarget(what)) => Ok(format!("{what} no longer exists; nothing to restore")),
+        Err(e) => Err(e),
+    }
+}
+
+/// What actuation achieved: the state actually reached, the switch made (if any), `Actuated`,
+/// and the managed object as status shows it.
+pub struct Carried {
+    pub state: State,
+    pub switched: Option<Transition>,
+    pub condition: Cond,
+    pub actuation: Option<ActuationStatus>,
+}
+
+/// Points the workload at the backend the decision settled on (also re-applies it when someone
+/// changed it). A failed write keeps the previous backend and timers.
+pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64) -> Carried {
+    let r = t.rules;
+    if r.dry_run || r.suspend {
+        let c = ("Actuated", true, "NotEnforced".into(), "DryRun or suspend: the workload is not changed.".into());
+        let actuation = read(t).await.ok().map(|reading| status_of(t, reading));
+        return Carried { state: d.state.clone(), switched: None, condition: c, actuation };
+    }
+    let wanted = r.endpoint(d.state.active).to_owned();
+    match write(t, d.state.active).await {
+        Ok((applied, reading)) => {
+            let switched = match d.action {
+                Action::Switch { to, dry_run: false } => Some(Transition {
+                    time: status::time(now),
+                    from: status::to_api(prev.active),
+                    to: status::to_api(to),
+                    reason: d.reason.into(),
+                    message: Some(d.message.clone()),
+                }),
+                _ => None,
+            };
+            let how = if applied == Applied::Changed { "Applied" } else { "InSync" };
+            let shown = reading.value.clone().unwrap_or_default();
+            let msg = format!("{} points at the {} backend ({wanted}): {shown}.", reading.object, backend_word(d));
+            let actuation = Some(status_of(t, reading));
+            Carried { state: d.state.clone(), switched, condition: ("Actuated", true, how.into(), msg), actuation }
+        }
+        Err(err) => {
+            let reason = match err {
+                ActuationError::MissingTarget(_) => "TargetMissing",
+                ActuationError::MissingContainer { .. } => "ContainerMissing",
+                ActuationError::Invalid(_) => "InvalidActuation",
+                _ => "WriteFailed",
+            };
+            let actuation = read(t).await.ok().map(|reading| status_of(t, reading));
+            let condition = ("Actuated", false, reason.into(), format!("{err}."));
+            Carried { state: prev.clone(), switched: None, condition, actuation }
+        }
+    }
+}
+
+fn backend_word(d: &Decision) -> &'static str {
+    match d.state.active {
+        Backend::Local => "local",
+        Backend::Offload => "offload",
+    }
+}
+
+fn status_of(t: &Target<'_>, r: Reading) -> ActuationStatus {
+    ActuationStatus { mode: t.mode().to_owned(), object: r.object, observed_value: r.value }
+}
+
+/// Maps a read error of the named object: 404 is "missing", anything else a read failure.
+fn read_error(object: &str) -> impl Fn(kube::Error) -> ActuationError + '_ {
+    move |source| match &source {
+        kube::Error::Api(e) if e.code == 404 => ActuationError::MissingTarget(object.to_owned()),
+        _ => ActuationError::Read { object: object.to_owned(), source },
+    }
+}
+
+fn write_error(object: &str) -> impl Fn(kube::Error) -> ActuationError + '_ {
+    move |source| ActuationError::Write { object: object.to_owned(), source }
+}
