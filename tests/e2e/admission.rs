@@ -208,6 +208,7 @@ fn invalid_cases() -> Vec<Case> {
             "only apps/v1 Deployment targets are supported",
         ),
         case("unknown mode", op, &[("/spec/mode", json!("Sometimes"))], "spec.mode", "Unsupported value"),
+        case("unknown onDelete", op, &[("/spec/onDelete", json!("Delete"))], "spec.onDelete", "Unsupported value"),
         case(
             "fps rule without an fps signal",
             op,
