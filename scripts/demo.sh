@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The main job on a local real control plane: builds what is needed, starts etcd + kube-apiserver,
-# applies the CRDs, validates the examples, watches the control plane's own etcd with an
-# EtcdHealth, and runs the operator against it until Ctrl-C.
+# The main job: the edge scene on one machine. Builds (first run) or reuses etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and KWOK from Go modules, starts a host plane and an edge
+# cluster with a Raspberry Pi and a Jetson node, the simulated detector and vAccel agents,
+# Prometheus and the operator, then narrates: the Pi falls behind -> offload to the Jetson ->
+# real time -> the load drops -> back to the Pi; then a slow disk under the host plane's etcd is
+# named by EtcdHealth. Ends with a timeline (and target/demo-timeline.svg); `--keep` leaves it
+# running and prints the kubeconfigs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
 
 ensure_prerequisites
-say "building the operator"
+say "building the operator and the test environment"
 cargo build -q -j2 -p continuum-operator -p continuum-testenv
 ensure_control_plane
-say "starting the control plane and the operator (Ctrl-C stops everything)"
-# examples/ name in-cluster services (Prometheus, Karmada's etcd) that do not exist here: they are
-# checked by the API server (server-side dry run); the EtcdHealth that runs watches this etcd.
-exec target/debug/continuum-testenv up --crds deploy/crds --namespace demo --validate examples --watch-own-etcd \
-  -- target/debug/continuum-operator run "$@"
+say "the edge scene"
+exec target/debug/continuum-testenv demo --operator target/debug/continuum-operator --repo . "$@"

@@ -34,6 +34,8 @@ pub struct ControlPlane {
     pub start_to_ready: Duration,
     apiserver: Guarded,
     etcd: Guarded,
+    etcd_args: Vec<String>,
+    etcd_metrics_port: u16,
     janitor: Option<Guarded>,
 }
 
@@ -69,12 +71,8 @@ impl ControlPlane {
         let [client, peer, metrics, secure] = free_ports()?;
         let etcd_url = format!("http://127.0.0.1:{client}");
         let metrics_url = format!("http://127.0.0.1:{metrics}");
-        let etcd = Guarded::spawn(
-            "etcd",
-            &binaries.etcd,
-            &etcd_args(dir, &etcd_url, peer, &metrics_url),
-            &dir.join("etcd.log"),
-        )?;
+        let etcd_args = etcd_args(dir, &etcd_url, peer, &metrics_url);
+        let etcd = Guarded::spawn("etcd", &binaries.etcd, &etcd_args, &dir.join("etcd.log"))?;
         wait_for("etcd", &etcd, READY_LIMIT, || {
             http_get(metrics, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
         })?;
@@ -105,7 +103,21 @@ impl ControlPlane {
             start_to_ready,
             apiserver,
             etcd,
+            etcd_args,
+            etcd_metrics_port: metrics,
             janitor: Some(janitor),
+        })
+    }
+
+    /// Restarts the control plane's etcd on the same data and ports, with every fsync delayed by
+    /// `fsync_delay` (a real slow disk) or without delay. kube-apiserver reconnects by itself.
+    pub fn restart_etcd(&mut self, fsync_delay: Option<Duration>) -> Result<()> {
+        self.etcd.stop();
+        let (program, args) = crate::etcd::command(&self.binaries.etcd, self.etcd_args.clone(), fsync_delay);
+        self.etcd = Guarded::spawn("etcd", &program, &args, &self.dir.join("etcd.log"))?;
+        let port = self.etcd_metrics_port;
+        wait_for("etcd", &self.etcd, READY_LIMIT, || {
+            http_get(port, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
         })
     }
 

@@ -113,25 +113,8 @@ impl Etcd {
             args.push(format!("--advertise-client-urls=http://127.0.0.1:{client}"));
         }
         let log = self.dir.join("etcd.log");
-        let proc = match opts.fsync_delay {
-            None => Guarded::spawn("etcd", etcd, &args, &log)?,
-            Some(delay) => {
-                let mut strace = vec![
-                    "-f".to_owned(),
-                    "-qq".to_owned(),
-                    "-o".to_owned(),
-                    "/dev/null".to_owned(),
-                    "-e".to_owned(),
-                    "trace=fdatasync,fsync".to_owned(),
-                    "-e".to_owned(),
-                    format!("inject=fdatasync,fsync:delay_enter={}", delay.as_micros()),
-                    etcd.display().to_string(),
-                ];
-                strace.extend(args);
-                Guarded::spawn("etcd", Path::new("strace"), &strace, &log)?
-            }
-        };
-        self.proc = Some(proc);
+        let (program, args) = command(etcd, args, opts.fsync_delay);
+        self.proc = Some(Guarded::spawn("etcd", &program, &args, &log)?);
         self.wait_ready(Duration::from_secs(60))
     }
 
@@ -217,5 +200,28 @@ impl Load {
 impl Drop for Load {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The command that runs etcd with `args`, under strace delaying every fsync/fdatasync by `delay`
+/// when given: a real slow disk, as the kernel sees it from etcd's side.
+pub(crate) fn command(etcd: &Path, args: Vec<String>, delay: Option<Duration>) -> (std::path::PathBuf, Vec<String>) {
+    match delay {
+        None => (etcd.to_owned(), args),
+        Some(delay) => {
+            let mut strace = vec![
+                "-f".to_owned(),
+                "-qq".to_owned(),
+                "-o".to_owned(),
+                "/dev/null".to_owned(),
+                "-e".to_owned(),
+                "trace=fdatasync,fsync".to_owned(),
+                "-e".to_owned(),
+                format!("inject=fdatasync,fsync:delay_enter={}", delay.as_micros()),
+                etcd.display().to_string(),
+            ];
+            strace.extend(args);
+            ("strace".into(), strace)
+        }
     }
 }

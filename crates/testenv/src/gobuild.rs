@@ -73,6 +73,60 @@ pub fn helm() -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Binaries of an edge member cluster, beyond the control plane's.
+#[derive(Clone, Debug)]
+pub struct EdgeBinaries {
+    pub kube_controller_manager: PathBuf,
+    pub kube_scheduler: PathBuf,
+    pub kwok: PathBuf,
+}
+
+/// Returns kube-controller-manager and kube-scheduler (same Kubernetes release as the control
+/// plane) and kwok (`sigs.k8s.io/kwok/cmd/kwok`), building the missing ones first.
+pub fn edge() -> Result<EdgeBinaries> {
+    let (kube, kwok) = (versions::kubernetes(), versions::kwok());
+    let bin = paths::cache_dir()?.join("bin");
+    let bins = EdgeBinaries {
+        kube_controller_manager: bin.join(format!("kubernetes-{kube}")).join("kube-controller-manager"),
+        kube_scheduler: bin.join(format!("kubernetes-{kube}")).join("kube-scheduler"),
+        kwok: bin.join(format!("kwok-{kwok}")).join("kwok"),
+    };
+    if [&bins.kube_controller_manager, &bins.kube_scheduler, &bins.kwok].iter().all(|p| p.is_file()) {
+        return Ok(bins);
+    }
+    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
+    let lock_path = bin.join(".build-edge.lock");
+    let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
+    lock.lock().map_err(io("locking the build directory"))?;
+    if !bins.kube_controller_manager.is_file() || !bins.kube_scheduler.is_file() {
+        let dir = paths::cache_dir()?.join("build").join(format!("kubernetes-edge-{kube}"));
+        let mains = ["k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler"];
+        let ldflags = kubernetes_module(&kube, &dir, &mains)?;
+        go_build(&dir, mains[0], &ldflags, &bins.kube_controller_manager, &format!("kube-controller-manager {kube}"))?;
+        go_build(&dir, mains[1], &ldflags, &bins.kube_scheduler, &format!("kube-scheduler {kube}"))?;
+    }
+    if !bins.kwok.is_file() {
+        let dir = paths::cache_dir()?.join("build").join(format!("kwok-{kwok}"));
+        let go_mod =
+            format!("module continuum.dev/controlplane-build/kwok\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kwok {kwok}\n");
+        write_module(&dir, &go_mod, &["sigs.k8s.io/kwok/cmd/kwok"])?;
+        go_build(&dir, "sigs.k8s.io/kwok/cmd/kwok", "-s -w", &bins.kwok, &format!("kwok {kwok}"))?;
+    }
+    Ok(bins)
+}
+
+/// Directory of a Go module's source in the module cache (downloaded if needed), e.g. to read the
+/// YAML a module ships.
+pub fn module_dir(module: &str, version: &str) -> Result<PathBuf> {
+    let dir = paths::cache_dir()?.join("build").join("downloads");
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    let mut cmd = Command::new("go");
+    cmd.args(["mod", "download", "-json", &format!("{module}@{version}")]).current_dir(&dir);
+    let stdout = run_logged(cmd, &dir.join("download.log"), &format!("go mod download {module}@{version}"))?;
+    let json: serde_json::Value = serde_json::from_str(&stdout).map_err(|_| Error::NoGoMod(module.to_owned()))?;
+    json["Dir"].as_str().map(PathBuf::from).ok_or_else(|| Error::NoGoMod(module.to_owned()))
+}
+
 fn build_etcd(version: &str, out: &Path) -> Result<()> {
     let dir = paths::cache_dir()?.join("build").join(format!("etcd-{version}"));
     let go_mod = format!(
@@ -85,15 +139,25 @@ fn build_etcd(version: &str, out: &Path) -> Result<()> {
 
 fn build_kubernetes(version: &str, bins: &Binaries) -> Result<()> {
     let dir = paths::cache_dir()?.join("build").join(format!("kubernetes-{version}"));
-    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-    let upstream_mod = download_go_mod("k8s.io/kubernetes", version, &dir)?;
+    let mains = ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kubectl"];
+    let ldflags = kubernetes_module(version, &dir, &mains)?;
+    let label = format!("kube-apiserver {version}");
+    go_build(&dir, mains[0], &ldflags, &bins.kube_apiserver, &label)?;
+    go_build(&dir, mains[1], &ldflags, &bins.kubectl, &format!("kubectl {version}"))
+}
+
+/// Writes the wrapper module for `mains` of k8s.io/kubernetes into `dir`; returns the ldflags
+/// that stamp the version.
+fn kubernetes_module(version: &str, dir: &Path, mains: &[&str]) -> Result<String> {
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let upstream_mod = download_go_mod("k8s.io/kubernetes", version, dir)?;
     let (major, minor, staging_version) = versions::kube_parts(version);
     let replaces: String =
         staging_modules(&upstream_mod).iter().map(|m| format!("\t{m} => {m} {staging_version}\n")).collect();
     let go_mod = format!(
         "module continuum.dev/controlplane-build/kubernetes\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes {version}\n\nreplace (\n{replaces})\n"
     );
-    write_module(&dir, &go_mod, &["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kubectl"])?;
+    write_module(dir, &go_mod, mains)?;
     let mut ldflags = String::from("-s -w");
     for pkg in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
         for (key, value) in [
@@ -107,9 +171,7 @@ fn build_kubernetes(version: &str, bins: &Binaries) -> Result<()> {
             ldflags.push_str(&format!(" -X {pkg}.{key}={value}"));
         }
     }
-    let label = format!("kube-apiserver {version}");
-    go_build(&dir, "k8s.io/kubernetes/cmd/kube-apiserver", &ldflags, &bins.kube_apiserver, &label)?;
-    go_build(&dir, "k8s.io/kubernetes/cmd/kubectl", &ldflags, &bins.kubectl, &format!("kubectl {version}"))
+    Ok(ldflags)
 }
 
 /// Staging modules are the `k8s.io/<name> => ./staging/...` replace lines of k8s.io/kubernetes.

@@ -65,6 +65,8 @@ impl Guarded {
             File::options().create(true).append(true).open(log).map_err(io(format!("opening {}", log.display())))?;
         let err = out.try_clone().map_err(io("duplicating a log handle"))?;
         let pidfile = log.with_extension("pid");
+        // A restarted server reuses the log: a stale pid would make it look dead before it starts.
+        let _ = std::fs::remove_file(&pidfile);
         let supervisor = Command::new("sh")
             .arg("-c")
             .arg(SUPERVISOR)

@@ -9,12 +9,15 @@
 
 pub mod certs;
 mod controlplane;
+pub mod detector;
+pub mod edge;
 mod error;
 pub mod etcd;
 pub mod gobuild;
 pub mod guard;
 pub mod paths;
 pub mod prometheus;
+pub mod scene;
 pub mod sim;
 pub mod versions;
 

@@ -12,6 +12,13 @@ pub fn helm() -> String {
     std::env::var("CONTINUUM_HELM_VERSION").unwrap_or_else(|_| HELM.to_owned())
 }
 
+/// KWOK release that simulates the edge nodes (override: CONTINUUM_KWOK_VERSION).
+pub const KWOK: &str = "v0.8.0";
+
+pub fn kwok() -> String {
+    std::env::var("CONTINUUM_KWOK_VERSION").unwrap_or_else(|_| KWOK.to_owned())
+}
+
 pub fn kubernetes() -> String {
     std::env::var("CONTINUUM_KUBE_VERSION").unwrap_or_else(|_| KUBERNETES.to_owned())
 }

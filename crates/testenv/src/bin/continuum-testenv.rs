@@ -3,7 +3,8 @@
 //! [-- CMD ARGS..]` starts a
 //! control plane, applies CRDs and manifests, prints its kubeconfig, then runs CMD (with
 //! KUBECONFIG set) or waits until Ctrl-C or until stdin closes; `continuum-testenv bench [RUNS]` prints the
-//! median start-to-ready time of a control plane with cached binaries.
+//! median start-to-ready time of a control plane with cached binaries; `continuum-testenv demo
+//! --operator PATH [--repo DIR] [--keep]` plays the edge scene (see `continuum_testenv::scene`).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,9 +16,10 @@ fn main() -> ExitCode {
         Some("build") => build(),
         Some("up") => up(&args[1..]),
         Some("bench") => bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5)),
+        Some("demo") => return demo(&args[1..]),
         _ => {
             eprintln!(
-                "usage: continuum-testenv build | up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd] [-- CMD ARGS..] | bench [RUNS]"
+                "usage: continuum-testenv build | up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd] [-- CMD ARGS..] | bench [RUNS] | demo --operator PATH [--repo DIR] [--keep]"
             );
             return ExitCode::from(2);
         }
@@ -34,12 +36,16 @@ fn main() -> ExitCode {
 fn build() -> continuum_testenv::Result<()> {
     let bins = continuum_testenv::gobuild::ensure()?;
     let helm = continuum_testenv::gobuild::helm()?;
+    let edge = continuum_testenv::gobuild::edge()?;
     println!(
-        "etcd={}\nkube-apiserver={}\nkubectl={}\nhelm={}",
+        "etcd={}\nkube-apiserver={}\nkubectl={}\nhelm={}\nkube-controller-manager={}\nkube-scheduler={}\nkwok={}",
         bins.etcd.display(),
         bins.kube_apiserver.display(),
         bins.kubectl.display(),
-        helm.display()
+        helm.display(),
+        edge.kube_controller_manager.display(),
+        edge.kube_scheduler.display(),
+        edge.kwok.display()
     );
     Ok(())
 }
@@ -152,4 +158,48 @@ fn bench(runs: usize) -> continuum_testenv::Result<()> {
         secs[secs.len() - 1]
     );
     Ok(())
+}
+
+/// The edge scene, narrated; `--keep` leaves it running until Ctrl-C.
+fn demo(args: &[String]) -> ExitCode {
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let Some(operator) = value("--operator") else {
+        eprintln!("usage: continuum-testenv demo --operator PATH [--repo DIR] [--keep]");
+        return ExitCode::from(2);
+    };
+    let repo = PathBuf::from(value("--repo").unwrap_or_else(|| ".".into()));
+    let opts = continuum_testenv::scene::Options {
+        operator: operator.into(),
+        svg: Some(continuum_testenv::scene::default_svg(&repo)),
+        repo,
+        narrate: true,
+    };
+    match continuum_testenv::scene::run(&opts) {
+        Ok((report, running)) => {
+            eprintln!(
+                "\ncontinuum start {:.1}s; offload {:.1}s after the workload started; real time again at {:.1}s; recovered at {:.1}s; SlowDisk flagged {:.1}s after the slow restart",
+                report.continuum_start,
+                report.offloaded_at.unwrap_or(f64::NAN),
+                report.realtime_at.unwrap_or(f64::NAN),
+                report.recovered_at.unwrap_or(f64::NAN),
+                report.slow_disk_after.unwrap_or(f64::NAN),
+            );
+            if args.iter().any(|a| a == "--keep") {
+                eprintln!(
+                    "kept running (Ctrl-C stops everything):\n  edge cluster: kubectl --kubeconfig {}\n  host plane:   kubectl --kubeconfig {}\n  Prometheus:   {}",
+                    running.edge.cp.kubeconfig.display(),
+                    running.host.kubeconfig.display(),
+                    running.prometheus.url
+                );
+                loop {
+                    std::thread::park();
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("\ncontinuum-testenv demo: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,64 @@
+//! The edge scene end to end, headless: a real edge cluster (kube-apiserver, kube-controller-manager,
+//! kube-scheduler, KWOK nodes for a Raspberry Pi and a Jetson), the simulated detector following
+//! its rolled-out pod, real Prometheus, the operator with separate edge and host clients, and a
+//! real slow disk under the host plane's etcd. Each step of the scene is asserted by the scene
+//! itself (with a deadline); this test checks the figures and what the member cluster shows.
+
+use std::path::Path;
+
+use continuum_testenv::scene::{self, Options};
+
+const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
+
+#[test]
+fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_is_named() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let svg = std::env::temp_dir().join(format!("continuum-edge-{}.svg", std::process::id()));
+    let opts = Options { operator: OPERATOR.into(), repo, narrate: false, svg: Some(svg.clone()) };
+    let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
+    for (t, e) in &report.events {
+        eprintln!("{t:6.1}s {e}");
+    }
+    let (offloaded, realtime, recovered) = (
+        report.offloaded_at.unwrap_or(f64::NAN),
+        report.realtime_at.unwrap_or(f64::NAN),
+        report.recovered_at.unwrap_or(f64::NAN),
+    );
+    assert!(offloaded < realtime && realtime < recovered, "{offloaded} {realtime} {recovered}");
+    // The Pi fell behind (fps < 8) at some sample; offload within `for` (4s) + evaluation and
+    // telemetry delays.
+    let behind = report.samples.iter().find(|s| s.fps > 0.0 && s.fps < 8.0).map_or(f64::NAN, |s| s.t);
+    eprintln!(
+        "time to offload: {:.1}s after the Pi fell behind; real time {:.1}s after the offload",
+        offloaded - behind,
+        realtime - offloaded
+    );
+    assert!(offloaded - behind <= 12.0, "offload took {:.1}s after the Pi fell behind", offloaded - behind);
+    // The switch went through the real Deployment controller: a new ReplicaSet per switch.
+    assert!(report.replica_sets >= 3, "expected a rollout per switch, saw {} ReplicaSets", report.replica_sets);
+    assert_eq!(report.member_env, running_pi_endpoint(&running), "the Deployment does not point at the Pi again");
+    assert!(report.slow_disk_message.contains("etcd member etcd-0 has a slow disk"), "{}", report.slow_disk_message);
+    // Never on the Jetson while Local, never flapping: at most the two switches of the scene.
+    let switches = report.samples.windows(2).filter(|w| w[0].phase != w[1].phase && !w[1].phase.is_empty()).count();
+    assert!(switches <= 3, "phase changed {switches} times");
+    let picture = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{e}"));
+    assert!(picture.contains("<polyline") && picture.contains("OFFLOADED"), "timeline SVG incomplete");
+    let _ = std::fs::remove_file(svg);
+}
+
+fn running_pi_endpoint(r: &scene::Running) -> String {
+    let out = r
+        .edge
+        .cp
+        .kubectl_output(&[
+            "get",
+            "offloadpolicy",
+            "detector",
+            "-n",
+            "vision",
+            "-o",
+            "jsonpath={.spec.backends.local.endpoint}",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

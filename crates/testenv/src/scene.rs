@@ -1,0 +1,407 @@
+//! The edge scene, for the demo (narrated) and the end-to-end test (headless):
+//! the Pi falls behind, the operator moves inference to the Jetson, detection snaps back to real
+//! time; the load drops and it comes back; then the host plane's etcd gets a slow disk and
+//! EtcdHealth names it. Every step waits with a deadline and fails with what it saw.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::detector::{Detector, EndpointSource, ProfileAgent, Ramp};
+use crate::edge::{EdgeCluster, JETSON_NODE, PI_NODE};
+use crate::{ControlPlane, Load, Prometheus, gobuild};
+
+/// How to run the scene.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The `continuum-operator` binary.
+    pub operator: PathBuf,
+    /// The repository (for `deploy/crds`).
+    pub repo: PathBuf,
+    /// Print progress, a live status line and the timeline.
+    pub narrate: bool,
+    /// Where to write the SVG timeline.
+    pub svg: Option<PathBuf>,
+}
+
+/// One sample of the scene, once per second.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub t: f64,
+    pub fps: f64,
+    pub latency: f64,
+    pub agent: String,
+    pub phase: String,
+}
+
+/// What happened, with times in seconds since the workload started.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub continuum_start: f64,
+    pub samples: Vec<Sample>,
+    pub events: Vec<(f64, String)>,
+    pub offloaded_at: Option<f64>,
+    pub realtime_at: Option<f64>,
+    pub recovered_at: Option<f64>,
+    pub slow_disk_after: Option<f64>,
+    pub slow_disk_message: String,
+    pub replica_sets: usize,
+    pub member_env: String,
+}
+
+/// The running scene (kept alive for `--keep`).
+#[derive(Debug)]
+pub struct Running {
+    pub host: ControlPlane,
+    pub edge: EdgeCluster,
+    pub prometheus: Prometheus,
+    _operator: KillOnDrop,
+    _detector: Detector,
+    _agents: (ProfileAgent, ProfileAgent),
+    _load: Option<Load>,
+}
+
+#[derive(Debug)]
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const NS: &str = "vision";
+/// Load on the Pi over time (seconds since the detector started : load factor).
+pub const RAMP: &str = "0:1,8:1,16:4,46:4,52:1";
+
+struct Narrator {
+    on: bool,
+    started: Instant,
+}
+
+impl Narrator {
+    fn say(&self, text: &str) {
+        if self.on {
+            eprintln!("\r\x1b[K[{:6.1}s] {text}", self.started.elapsed().as_secs_f64());
+        }
+    }
+
+    fn status(&self, s: &Sample) {
+        if self.on {
+            let backend = if s.agent.contains("jetson") { "Jetson" } else { "Pi" };
+            eprint!(
+                "\r\x1b[K  t={:5.1}s  backend={backend:<6} fps={:5.1}  latency={:4.0}ms  phase={}",
+                s.t,
+                s.fps,
+                s.latency * 1000.0,
+                s.phase
+            );
+        }
+    }
+}
+
+fn kubectl(cp: &ControlPlane, args: &[&str]) -> String {
+    cp.kubectl_output(args).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+fn manifests(pi: &str, jetson: &str, prom: &str, etcd_metrics: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Namespace
+metadata: {{name: {NS}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: detector, namespace: {NS}}}
+spec:
+  selector: {{matchLabels: {{app: detector}}}}
+  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}
+  template:
+    metadata: {{labels: {{app: detector}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {PI_NODE}}}
+      containers:
+      - name: detector
+        image: registry.example/object-detector:1.0
+        env:
+        - {{name: VACCEL_RPC_ADDRESS, value: \"{pi}\"}}
+---
+apiVersion: continuum.dev/v1alpha1
+kind: OffloadPolicy
+metadata: {{name: detector, namespace: {NS}}}
+spec:
+  targetRef: {{name: detector}}
+  telemetry:
+    prometheus: {{url: \"{prom}\"}}
+    fps: {{query: \"max(detector_fps)\"}}
+    latency: {{query: \"histogram_quantile(0.9, sum by (le) (rate(detector_inference_latency_seconds_bucket[5s])))\"}}
+    interval: 1s
+    maxSampleAge: 10s
+  offloadWhen: {{fpsBelow: 8, latencyAbove: 150ms, for: 4s}}
+  recoverWhen: {{fpsAbove: 10, latencyBelow: 100ms, for: 30s}}
+  backends:
+    local: {{endpoint: \"{pi}\"}}
+    offload: {{endpoint: \"{jetson}\", healthCheck: {{timeout: 500ms}}}}
+  actuation:
+    env: {{container: detector}}
+  cooldown: 10s
+  maxSwitchesPerHour: 6
+---
+apiVersion: continuum.dev/v1alpha1
+kind: EtcdHealth
+metadata: {{name: karmada-etcd, namespace: {NS}}}
+spec:
+  endpoints:
+  - {{name: etcd-0, metricsUrl: \"{etcd_metrics}\"}}
+  interval: 2s
+  window: 20s
+  for: 6s
+"
+    )
+}
+
+/// Starts everything and plays the scene; the servers keep running in the returned value.
+pub fn run(opts: &Options) -> Result<(Report, Running), String> {
+    let n = Narrator { on: opts.narrate, started: Instant::now() };
+    let e = |e: crate::Error| e.to_string();
+    n.say("building or reusing etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK (first run: ~10 min on 2 cores)");
+    gobuild::ensure().map_err(e)?;
+    gobuild::edge().map_err(e)?;
+    let started = Instant::now();
+    n.say("starting the host plane (etcd + kube-apiserver standing in for Karmada's) and the edge cluster");
+    let host = ControlPlane::start().map_err(e)?;
+    let edge = EdgeCluster::start().map_err(e)?;
+    let continuum_start = started.elapsed().as_secs_f64();
+    n.say(&format!("continuum up in {continuum_start:.1}s: nodes {PI_NODE} and {JETSON_NODE} Ready (KWOK)"));
+    edge.cp.apply_crds(&opts.repo.join("deploy/crds")).map_err(e)?;
+    kubectl(&host, &["create", "namespace", "continuum-system"]);
+
+    let pi = ProfileAgent::start(PI_NODE, 0.075, 0).map_err(|x| x.to_string())?;
+    let jetson = ProfileAgent::start(JETSON_NODE, 0.025, 0).map_err(|x| x.to_string())?;
+    let source = EndpointSource::Pods {
+        kubectl: edge.cp.binaries.kubectl.clone(),
+        kubeconfig: edge.cp.kubeconfig.clone(),
+        namespace: NS.into(),
+        app: "detector".into(),
+        var: "VACCEL_RPC_ADDRESS".into(),
+    };
+    let detector = Detector::start(source, Ramp::parse(RAMP)?, 0).map_err(|x| x.to_string())?;
+    let prometheus =
+        Prometheus::start(&[&format!("127.0.0.1:{}/metrics", detector.port)], Duration::from_secs(1)).map_err(e)?;
+    let log = std::fs::File::create(edge.cp.dir.join("operator.log")).map_err(|x| x.to_string())?;
+    let operator = Command::new(&opts.operator)
+        .args(["run", "--metrics-addr", "127.0.0.1:0", "--lease-namespace", "continuum-system"])
+        .arg("--kubeconfig")
+        .arg(&edge.cp.kubeconfig)
+        .arg("--host-kubeconfig")
+        .arg(&host.kubeconfig)
+        .args(["--allowed-url", &format!("{}/*", prometheus.url), "--allowed-url", &host.etcd_metrics_url])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|x| format!("starting {}: {x}", opts.operator.display()))?;
+    let operator = KillOnDrop(operator);
+    edge.apply(&manifests(&pi.endpoint(), &jetson.endpoint(), &prometheus.url, &host.etcd_metrics_url)).map_err(e)?;
+    n.say("applied the detector Deployment (on the Pi node), an OffloadPolicy and an EtcdHealth");
+    let mut running = Running {
+        host,
+        edge,
+        prometheus,
+        _operator: operator,
+        _detector: detector,
+        _agents: (pi, jetson),
+        _load: None,
+    };
+    let report = play(&n, &mut running, continuum_start)?;
+    if let Some(path) = &opts.svg {
+        std::fs::write(path, svg(&report)).map_err(|x| x.to_string())?;
+        n.say(&format!("timeline written to {}", path.display()));
+    }
+    Ok((report, running))
+}
+
+fn sample(r: &Running, t: f64) -> Sample {
+    let f = r._detector.figures();
+    let phase = kubectl(&r.edge.cp, &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.phase}"]);
+    Sample { t, fps: f.fps, latency: f.latency, agent: f.agent.unwrap_or_default(), phase }
+}
+
+/// Samples once per second until `done` holds for the latest sample, or fails after `limit`.
+fn until(
+    n: &Narrator,
+    r: &Running,
+    report: &mut Report,
+    t0: Instant,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&Sample) -> bool,
+) -> Result<f64, String> {
+    let started = Instant::now();
+    loop {
+        let s = sample(r, t0.elapsed().as_secs_f64());
+        n.status(&s);
+        let hit = done(&s);
+        report.samples.push(s.clone());
+        if hit {
+            return Ok(s.t);
+        }
+        if started.elapsed() > limit {
+            let cp = &r.edge.cp;
+            let objects = kubectl(cp, &["get", "deployments,replicasets,pods", "-n", NS, "-o", "wide"]);
+            let policy =
+                kubectl(cp, &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.conditions}"]);
+            return Err(format!(
+                "{what}: not seen within {limit:?}; last sample {s:?}\n{objects}\npolicy conditions: {policy}\nlogs in {}",
+                cp.dir.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+}
+
+fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, String> {
+    let mut report = Report { continuum_start, ..Report::default() };
+    let t0 = Instant::now();
+    let note = |report: &mut Report, t: f64, text: String| {
+        n.say(&text);
+        report.events.push((t, text));
+    };
+    let t = until(n, r, &mut report, t0, "the detector running on the Pi", Duration::from_secs(60), |s| {
+        s.agent == PI_NODE && s.phase == "Local"
+    })?;
+    note(&mut report, t, format!("the detector runs on the Pi's vAccel agent (load {RAMP})"));
+    let t =
+        until(n, r, &mut report, t0, "the Pi falling behind", Duration::from_secs(60), |s| s.fps < 8.0 && s.fps > 0.0)?;
+    note(&mut report, t, "the Pi falls behind: fps under 8".into());
+    let t = until(n, r, &mut report, t0, "offload", Duration::from_secs(60), |s| s.phase == "Offloaded")?;
+    report.offloaded_at = Some(t);
+    let why = kubectl(
+        &r.edge.cp,
+        &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.lastTransition.message}"],
+    );
+    note(&mut report, t, format!("OFFLOADED: {why}"));
+    let t = until(n, r, &mut report, t0, "real time on the Jetson", Duration::from_secs(60), |s| {
+        s.agent == JETSON_NODE && s.fps >= 25.0
+    })?;
+    report.realtime_at = Some(t);
+    note(&mut report, t, "the rolled-out pod talks to the Jetson: real time again (30 fps)".into());
+    let t = until(n, r, &mut report, t0, "recovery to the Pi", Duration::from_secs(90), |s| s.phase == "Local")?;
+    report.recovered_at = Some(t);
+    let why = kubectl(
+        &r.edge.cp,
+        &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.lastTransition.message}"],
+    );
+    note(&mut report, t, format!("RECOVERED: {why}"));
+    let t = until(n, r, &mut report, t0, "the Pi coping", Duration::from_secs(60), |s| {
+        s.agent == PI_NODE && s.fps >= 10.0
+    })?;
+    note(&mut report, t, "the Pi copes at the lower load".into());
+    report.replica_sets = kubectl(&r.edge.cp, &["get", "replicasets", "-n", NS, "-o", "name"]).lines().count();
+    report.member_env = kubectl(
+        &r.edge.cp,
+        &[
+            "get",
+            "deployment",
+            "detector",
+            "-n",
+            NS,
+            "-o",
+            r#"jsonpath={.spec.template.spec.containers[0].env[?(@.name=="VACCEL_RPC_ADDRESS")].value}"#,
+        ],
+    );
+
+    note(
+        &mut report,
+        t0.elapsed().as_secs_f64(),
+        "restarting the host plane's etcd on a slow disk (every fsync +150ms)".into(),
+    );
+    r.host.restart_etcd(Some(Duration::from_millis(150))).map_err(|x| x.to_string())?;
+    r._load = Some(Load::start(&r.host.etcd_url, Duration::from_millis(20)));
+    let slow_from = Instant::now();
+    let t = until(n, r, &mut report, t0, "SlowDisk", Duration::from_secs(120), |_| {
+        kubectl(&r.edge.cp, &["get", "etcdhealth", "karmada-etcd", "-n", NS, "-o", "jsonpath={.status.slowDisk}"])
+            == "True"
+    })?;
+    report.slow_disk_after = Some(slow_from.elapsed().as_secs_f64());
+    report.slow_disk_message = kubectl(
+        &r.edge.cp,
+        &[
+            "get",
+            "etcdhealth",
+            "karmada-etcd",
+            "-n",
+            NS,
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="SlowDisk")].message}"#,
+        ],
+    );
+    let text = format!("SLOW DISK: {}", report.slow_disk_message);
+    note(&mut report, t, text);
+    if n.on {
+        eprintln!("\r\x1b[K\n{}", kubectl(&r.edge.cp, &["get", "offloadpolicies,etcdhealths", "-n", NS]));
+        eprintln!("timeline:");
+        for (t, text) in &report.events {
+            eprintln!("  {t:6.1}s  {text}");
+        }
+    }
+    Ok(report)
+}
+
+/// The timeline as an SVG line chart: fps (and latency) over time, offloaded spans shaded, events
+/// marked.
+pub fn svg(r: &Report) -> String {
+    let (w, h, left, top) = (900.0, 320.0, 50.0, 20.0);
+    let end = r.samples.last().map_or(1.0, |s| s.t).max(1.0);
+    let x = |t: f64| left + (w - left - 20.0) * t / end;
+    let y = |fps: f64| top + (h - top - 40.0) * (1.0 - fps.min(32.0) / 32.0);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for s in r.samples.windows(2) {
+        if s[0].agent.contains("jetson") {
+            out.push_str(&format!(
+                "<rect x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#dbeafe\"/>\n",
+                x(s[0].t),
+                x(s[1].t) - x(s[0].t),
+                h - top - 40.0
+            ));
+        }
+    }
+    for fps in [0.0, 8.0, 10.0, 30.0] {
+        out.push_str(&format!(
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ccc\"/><text x=\"8\" y=\"{:.1}\">{fps} fps</text>\n",
+            w - 20.0,
+            y(fps),
+            y(fps),
+            y(fps) + 4.0
+        ));
+    }
+    let points: Vec<String> = r.samples.iter().map(|s| format!("{:.1},{:.1}", x(s.t), y(s.fps))).collect();
+    out.push_str(&format!(
+        "<polyline fill=\"none\" stroke=\"#16a34a\" stroke-width=\"2\" points=\"{}\"/>\n",
+        points.join(" ")
+    ));
+    for (i, (t, text)) in r.events.iter().enumerate() {
+        let label: String = text.chars().take(60).collect::<String>().replace('&', "&amp;").replace('<', "&lt;");
+        out.push_str(&format!(
+            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#dc2626\" stroke-dasharray=\"3,3\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#dc2626\">{label}</text>\n",
+            x(*t),
+            x(*t),
+            h - 40.0,
+            x(*t) + 3.0,
+            top + 12.0 + 13.0 * (i % 8) as f64
+        ));
+    }
+    out.push_str(&format!(
+        "<text x=\"{left}\" y=\"{:.1}\">seconds 0-{end:.0}; green: detector fps; blue: running on the Jetson</text>\n</svg>\n",
+        h - 12.0
+    ));
+    out
+}
+
+/// Default SVG path next to the repository's target directory.
+pub fn default_svg(repo: &Path) -> PathBuf {
+    repo.join("target").join("demo-timeline.svg")
+}
