@@ -46,7 +46,11 @@ pub struct Report {
     pub slow_disk_after: Option<f64>,
     pub slow_disk_message: String,
     pub replica_sets: usize,
+    /// The Deployment's rollout revision (the Deployment controller counts each switch).
+    pub revision: String,
     pub member_env: String,
+    /// Times the operator exited and was started again (it exits when it cannot renew its Lease).
+    pub operator_restarts: u32,
 }
 
 /// The running scene (kept alive for `--keep`).
@@ -55,19 +59,56 @@ pub struct Running {
     pub host: ControlPlane,
     pub edge: EdgeCluster,
     pub prometheus: Prometheus,
-    _operator: KillOnDrop,
+    operator: std::sync::Mutex<OperatorProcess>,
     _detector: Detector,
     _agents: (ProfileAgent, ProfileAgent),
     _load: Option<Load>,
 }
 
+/// The operator, restarted when it exits as a Deployment's pod would be (it exits by design when
+/// it cannot renew its Lease, e.g. while the host plane's etcd restarts).
 #[derive(Debug)]
-struct KillOnDrop(Child);
+struct OperatorProcess {
+    command: Vec<std::ffi::OsString>,
+    log: PathBuf,
+    child: Child,
+    restarts: u32,
+}
 
-impl Drop for KillOnDrop {
+impl OperatorProcess {
+    fn spawn(command: Vec<std::ffi::OsString>, log: PathBuf) -> Result<Self, String> {
+        let child = Self::launch(&command, &log)?;
+        Ok(Self { command, log, child, restarts: 0 })
+    }
+
+    fn launch(command: &[std::ffi::OsString], log: &Path) -> Result<Child, String> {
+        let (program, args) = command.split_first().ok_or("empty command")?;
+        let log = std::fs::File::options().create(true).append(true).open(log).map_err(|x| x.to_string())?;
+        Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|x| format!("starting {}: {x}", program.to_string_lossy()))
+    }
+
+    /// Restarts the operator if it exited; returns why.
+    fn keep_running(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok().flatten()?;
+        self.restarts += 1;
+        match Self::launch(&self.command, &self.log) {
+            Ok(child) => self.child = child,
+            Err(e) => return Some(format!("the operator exited ({status}) and could not be restarted: {e}")),
+        }
+        Some(format!("the operator exited ({status}; see its log) and was restarted, as its pod would be"))
+    }
+}
+
+impl Drop for OperatorProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -189,27 +230,32 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
     let detector = Detector::start(source, Ramp::parse(RAMP)?, 0).map_err(|x| x.to_string())?;
     let prometheus =
         Prometheus::start(&[&format!("127.0.0.1:{}/metrics", detector.port)], Duration::from_secs(1)).map_err(e)?;
-    let log = std::fs::File::create(edge.cp.dir.join("operator.log")).map_err(|x| x.to_string())?;
-    let operator = Command::new(&opts.operator)
-        .args(["run", "--metrics-addr", "127.0.0.1:0", "--lease-namespace", "continuum-system"])
-        .arg("--kubeconfig")
-        .arg(&edge.cp.kubeconfig)
-        .arg("--host-kubeconfig")
-        .arg(&host.kubeconfig)
-        .args(["--allowed-url", &format!("{}/*", prometheus.url), "--allowed-url", &host.etcd_metrics_url])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|x| format!("starting {}: {x}", opts.operator.display()))?;
-    let operator = KillOnDrop(operator);
+    let command: Vec<std::ffi::OsString> = [
+        opts.operator.as_os_str(),
+        "run".as_ref(),
+        "--metrics-addr=127.0.0.1:0".as_ref(),
+        "--identity=continuum-operator-0".as_ref(),
+        "--lease-namespace=continuum-system".as_ref(),
+        "--kubeconfig".as_ref(),
+        edge.cp.kubeconfig.as_os_str(),
+        "--host-kubeconfig".as_ref(),
+        host.kubeconfig.as_os_str(),
+        "--allowed-url".as_ref(),
+        format!("{}/*", prometheus.url).as_ref(),
+        "--allowed-url".as_ref(),
+        host.etcd_metrics_url.as_ref(),
+    ]
+    .iter()
+    .map(|a| a.to_os_string())
+    .collect();
+    let operator = OperatorProcess::spawn(command, edge.cp.dir.join("operator.log"))?;
     edge.apply(&manifests(&pi.endpoint(), &jetson.endpoint(), &prometheus.url, &host.etcd_metrics_url)).map_err(e)?;
     n.say("applied the detector Deployment (on the Pi node), an OffloadPolicy and an EtcdHealth");
     let mut running = Running {
         host,
         edge,
         prometheus,
-        _operator: operator,
+        operator: std::sync::Mutex::new(operator),
         _detector: detector,
         _agents: (pi, jetson),
         _load: None,
@@ -223,6 +269,10 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
 }
 
 fn sample(r: &Running, t: f64) -> Sample {
+    let restarted = r.operator.lock().unwrap_or_else(|p| p.into_inner()).keep_running();
+    if let Some(why) = restarted {
+        eprintln!("\r\x1b[K[{t:6.1}s] {why}");
+    }
     let f = r._detector.figures();
     let phase = kubectl(&r.edge.cp, &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.phase}"]);
     Sample { t, fps: f.fps, latency: f.latency, agent: f.agent.unwrap_or_default(), phase }
@@ -252,9 +302,12 @@ fn until(
             let objects = kubectl(cp, &["get", "deployments,replicasets,pods", "-n", NS, "-o", "wide"]);
             let policy =
                 kubectl(cp, &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.conditions}"]);
+            let health = kubectl(cp, &["get", "etcdhealth", "karmada-etcd", "-n", NS, "-o", "jsonpath={.status}"]);
+            let log = std::fs::read_to_string(cp.dir.join("operator.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
             return Err(format!(
-                "{what}: not seen within {limit:?}; last sample {s:?}\n{objects}\npolicy conditions: {policy}\nlogs in {}",
-                cp.dir.display()
+                "{what}: not seen within {limit:?}; last sample {s:?}\n{objects}\npolicy conditions: {policy}\netcdhealth status: {health}\noperator log (newest first):\n{}",
+                tail.join("\n")
             ));
         }
         std::thread::sleep(Duration::from_millis(1000));
@@ -299,6 +352,18 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
     })?;
     note(&mut report, t, "the Pi copes at the lower load".into());
     report.replica_sets = kubectl(&r.edge.cp, &["get", "replicasets", "-n", NS, "-o", "name"]).lines().count();
+    report.revision = kubectl(
+        &r.edge.cp,
+        &[
+            "get",
+            "deployment",
+            "detector",
+            "-n",
+            NS,
+            "-o",
+            r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}",
+        ],
+    );
     report.member_env = kubectl(
         &r.edge.cp,
         &[
@@ -337,6 +402,7 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
             r#"jsonpath={.status.conditions[?(@.type=="SlowDisk")].message}"#,
         ],
     );
+    report.operator_restarts = r.operator.lock().unwrap_or_else(|p| p.into_inner()).restarts;
     let text = format!("SLOW DISK: {}", report.slow_disk_message);
     note(&mut report, t, text);
     if n.on {
