@@ -70,23 +70,24 @@ pub struct Running {
 #[derive(Debug)]
 struct OperatorProcess {
     command: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
     log: PathBuf,
     child: Child,
     restarts: u32,
 }
 
 impl OperatorProcess {
-    fn spawn(command: Vec<std::ffi::OsString>, log: PathBuf) -> Result<Self, String> {
-        let child = Self::launch(&command, &log)?;
-        Ok(Self { command, log, child, restarts: 0 })
+    fn spawn(command: Vec<std::ffi::OsString>, env: Vec<(String, String)>, log: PathBuf) -> Result<Self, String> {
+        let child = Self::launch(&command, &env, &log)?;
+        Ok(Self { command, env, log, child, restarts: 0 })
     }
 
-    fn launch(command: &[std::ffi::OsString], log: &Path) -> Result<Child, String> {
+    fn launch(command: &[std::ffi::OsString], env: &[(String, String)], log: &Path) -> Result<Child, String> {
         let (program, args) = command.split_first().ok_or("empty command")?;
         let log = std::fs::File::options().create(true).append(true).open(log).map_err(|x| x.to_string())?;
         Command::new(program)
             .args(args)
-            .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -97,7 +98,7 @@ impl OperatorProcess {
     fn keep_running(&mut self) -> Option<String> {
         let status = self.child.try_wait().ok().flatten()?;
         self.restarts += 1;
-        match Self::launch(&self.command, &self.log) {
+        match Self::launch(&self.command, &self.env, &self.log) {
             Ok(child) => self.child = child,
             Err(e) => return Some(format!("the operator exited ({status}) and could not be restarted: {e}")),
         }
@@ -230,25 +231,21 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
     let detector = Detector::start(source, Ramp::parse(RAMP)?, 0).map_err(|x| x.to_string())?;
     let prometheus =
         Prometheus::start(&[&format!("127.0.0.1:{}/metrics", detector.port)], Duration::from_secs(1)).map_err(e)?;
-    let command: Vec<std::ffi::OsString> = [
-        opts.operator.as_os_str(),
-        "run".as_ref(),
-        "--metrics-addr=127.0.0.1:0".as_ref(),
-        "--identity=continuum-operator-0".as_ref(),
-        "--lease-namespace=continuum-system".as_ref(),
-        "--kubeconfig".as_ref(),
-        edge.cp.kubeconfig.as_os_str(),
-        "--host-kubeconfig".as_ref(),
-        host.kubeconfig.as_os_str(),
-        "--allowed-url".as_ref(),
-        format!("{}/*", prometheus.url).as_ref(),
-        "--allowed-url".as_ref(),
-        host.etcd_metrics_url.as_ref(),
-    ]
-    .iter()
-    .map(|a| a.to_os_string())
-    .collect();
-    let operator = OperatorProcess::spawn(command, edge.cp.dir.join("operator.log"))?;
+    let allowed = [format!("{}/*", prometheus.url), host.etcd_metrics_url.clone()];
+    let (chart_args, env) = chart_command(&opts.repo, &edge, &allowed)?;
+    n.say(&format!("the operator runs with the arguments the Helm chart renders: {}", chart_args.join(" ")));
+    let mut command: Vec<std::ffi::OsString> = vec![opts.operator.clone().into()];
+    command.extend(chart_args.iter().map(Into::into));
+    // What the pod gets from its environment and mounts, given here as flags.
+    for (flag, value) in [
+        ("--identity", "continuum-operator-0".as_ref()),
+        ("--kubeconfig", edge.cp.kubeconfig.as_os_str()),
+        ("--host-kubeconfig", host.kubeconfig.as_os_str()),
+    ] {
+        command.push(flag.into());
+        command.push(value.to_os_string());
+    }
+    let operator = OperatorProcess::spawn(command, env, edge.cp.dir.join("operator.log"))?;
     edge.apply(&manifests(&pi.endpoint(), &jetson.endpoint(), &prometheus.url, &host.etcd_metrics_url)).map_err(e)?;
     n.say("applied the detector Deployment (on the Pi node), an OffloadPolicy and an EtcdHealth");
     let mut running = Running {
@@ -266,6 +263,55 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
         n.say(&format!("timeline written to {}", path.display()));
     }
     Ok((report, running))
+}
+
+/// The operator's arguments and plain environment as the chart renders them for the release
+/// `continuum` in `continuum-system` (single-cluster values plus the allow-list), with the
+/// metrics address moved to a free loopback port.
+fn chart_command(
+    repo: &Path,
+    edge: &EdgeCluster,
+    allowed: &[String],
+) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+    let helm = gobuild::helm().map_err(|e| e.to_string())?;
+    let out = Command::new(helm)
+        .args(["template", "continuum"])
+        .arg(repo.join("charts/continuum-operator"))
+        .args(["-n", "continuum-system", "--kube-version", &crate::versions::kubernetes()])
+        .args(["--show-only", "templates/deployment.yaml", "--set", "logFormat=text"])
+        .arg("--set")
+        .arg(format!("telemetry.allowedUrls={{{}}}", allowed.join(",")))
+        .env("HELM_CACHE_HOME", edge.cp.dir.join("helm/cache"))
+        .env("HELM_CONFIG_HOME", edge.cp.dir.join("helm/config"))
+        .env("HELM_DATA_HOME", edge.cp.dir.join("helm/data"))
+        .output()
+        .map_err(|e| format!("running helm: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("helm template: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let path = edge.cp.dir.join("operator-deployment.yaml");
+    std::fs::write(&path, &out.stdout).map_err(|e| e.to_string())?;
+    let json = kubectl(
+        &edge.cp,
+        &["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", &path.display().to_string()],
+    );
+    let deployment: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| format!("the rendered Deployment: {e}"))?;
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .ok_or("the chart's container has no args")?
+        .iter()
+        .filter_map(|a| a.as_str())
+        .map(|a| if a.starts_with("--metrics-addr=") { "--metrics-addr=127.0.0.1:0".to_owned() } else { a.to_owned() })
+        .collect();
+    let env = container["env"]
+        .as_array()
+        .map(|e| {
+            e.iter().filter_map(|v| Some((v["name"].as_str()?.to_owned(), v["value"].as_str()?.to_owned()))).collect()
+        })
+        .unwrap_or_default();
+    Ok((args, env))
 }
 
 fn sample(r: &Running, t: f64) -> Sample {
