@@ -197,6 +197,9 @@ async fn finalize(obj: &OffloadPolicy, ctx: &Context, ns: &str, name: &str) -> R
     let clusters = obj.status.as_ref().and_then(|s| s.propagation.as_ref()).map(cluster_names).unwrap_or_default();
     let t = actuate::Target { rt: &ctx.rt, ns, policy: name, spec: &obj.spec, rules: &r, clusters };
     let (kind, reason, note) = match obj.spec.on_delete {
+        _ if obj.spec.mode == Mode::DryRun => {
+            (EventType::Normal, "Kept", "Deleted in DryRun mode: the workload was never changed.".to_owned())
+        }
         OnDelete::Keep => (
             EventType::Normal,
             "Kept",
