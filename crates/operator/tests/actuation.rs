@@ -6,24 +6,14 @@
 use std::time::{Duration, Instant};
 
 use continuum_testenv::ControlPlane;
-use continuum_testenv::sim::{Agent, Exporter};
+use continuum_testenv::sim::Agent;
 
 mod common;
-
-struct Scene {
-    cp: ControlPlane,
-    exporter: Exporter,
-    pi: Agent,
-    jetson: Agent,
-}
+use common::{DETECTOR, Scene};
 
 fn scene() -> Scene {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    cp.apply_crds(&continuum_testenv::karmada_crds()).unwrap_or_else(|e| panic!("{e}"));
-    let s = Scene { cp, exporter: Exporter::start(25.0, 0.04), pi: Agent::start(), jetson: Agent::start() };
-    apply(&s.cp, &DEPLOYMENT.replace("PI", &s.pi.endpoint()), "gitops");
+    let s = Scene::start(true);
+    apply(&s.cp, &DETECTOR.replace("PI", &s.pi.endpoint()), "gitops");
     s
 }
 
@@ -118,7 +108,7 @@ fn service_without_selector_gets_an_endpointslice_for_the_active_agent() {
     let mut s = scene();
     s.pi = Agent::start_on(host);
     s.jetson = Agent::start_on(host);
-    apply(&s.cp, &DEPLOYMENT.replace("PI", &s.pi.endpoint()), "gitops");
+    apply(&s.cp, &DETECTOR.replace("PI", &s.pi.endpoint()), "gitops");
     apply(&s.cp, SERVICE.replace("SELECTOR", "").as_str(), "gitops");
     let before = template(&s.cp);
     let _op = common::start_operator(&s.cp, "127.0.0.1:0");
@@ -227,24 +217,6 @@ fn override_policy_mode_overrides_member_clusters_and_leaves_the_template_alone(
     wait(&s, "policy gone", || status(&s.cp, "{.metadata.name}").is_empty());
     assert!(op("{.metadata.name}").is_empty(), "the OverridePolicy outlived its OffloadPolicy");
 }
-
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: detector
-spec:
-  selector:
-    matchLabels: {app: detector}
-  template:
-    metadata:
-      labels: {app: detector}
-    spec:
-      containers:
-      - name: detector
-        image: registry.example/detector:1.0
-        env:
-        - {name: VACCEL_RPC_ADDRESS, value: PI}
-";
 
 const SERVICE: &str = "apiVersion: v1
 kind: Service

@@ -11,7 +11,7 @@ use continuum_testenv::ControlPlane;
 use continuum_testenv::sim::{Agent, Exporter};
 
 mod common;
-use common::{Replica, apply, crashing_pod, poll, wait_until};
+use common::{DETECTOR, Replica, apply, crashing_pod, poll, wait_until};
 
 const RELEASE_NS: &str = "continuum-system";
 const SA: &str = "system:serviceaccount:continuum-system:continuum-operator";
@@ -173,7 +173,7 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() {
         "apps",
         &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: telemetry-ca\nstringData:\n  ca.crt: |\n{indented}"),
     );
-    apply(&cp, "apps", &DEPLOYMENT.replace("PI", &pi.endpoint()));
+    apply(&cp, "apps", &DETECTOR.replace("PI", &pi.endpoint()));
     apply(
         &cp,
         "apps",
@@ -227,24 +227,6 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() {
         jsonpath("offloadpolicy", "detector", r#"{.status.conditions[?(@.type=="TelemetryAvailable")].status}"#);
     assert_eq!(ready, "True", "the CA Secret was not readable");
 }
-
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: detector
-spec:
-  selector:
-    matchLabels: {app: detector}
-  template:
-    metadata:
-      labels: {app: detector}
-    spec:
-      containers:
-      - name: detector
-        image: registry.example/detector:1.0
-        env:
-        - {name: VACCEL_RPC_ADDRESS, value: PI}
-";
 
 const POLICY: &str = "apiVersion: continuum.dev/v1alpha1
 kind: OffloadPolicy

@@ -8,6 +8,7 @@ use continuum_testenv::sim::{Agent, Exporter};
 use continuum_testenv::{ControlPlane, Prometheus};
 
 mod common;
+use common::Scene;
 
 fn kubectl(cp: &ControlPlane, args: &[&str]) -> String {
     let out = cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"));
@@ -50,27 +51,10 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Dura
     started.elapsed()
 }
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: detector
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: detector}
-  template:
-    metadata:
-      labels: {app: detector}
-    spec:
-      containers:
-      - name: detector
-        image: registry.example/detector:1.0
-        env:
-        - name: VACCEL_RPC_ADDRESS
-          value: PI
-        - name: VACCEL_LOG_LEVEL
-          value: \"2\"
-";
+/// The detector, plus an env entry that belongs to another field manager.
+fn deployment(pi: &str) -> String {
+    format!("{}        - {{name: VACCEL_LOG_LEVEL, value: \"2\"}}\n", common::DETECTOR.replace("PI", pi))
+}
 
 fn policy_yaml(prom: &str, pi: &str, jetson: &str) -> String {
     format!(
@@ -108,7 +92,7 @@ fn degraded_fps_offloads_to_the_healthy_agent_and_recovery_switches_back() {
     let (pi, jetson) = (Agent::start(), Agent::start());
     let prom = Prometheus::start(&[&format!("127.0.0.1:{}/metrics", exporter.port)], Duration::from_secs(1))
         .unwrap_or_else(|e| panic!("{e}"));
-    apply(&cp, &DEPLOYMENT.replace("PI", &pi.endpoint()), "gitops");
+    apply(&cp, &deployment(&pi.endpoint()), "gitops");
     let _operator = common::start_operator(&cp, "127.0.0.1:0");
     apply(&cp, &policy_yaml(&prom.url, &pi.endpoint(), &jetson.endpoint()), "user");
 
@@ -171,20 +155,10 @@ fn degraded_fps_offloads_to_the_healthy_agent_and_recovery_switches_back() {
 }
 
 /// Control plane, CRDs, exporter, agents and the Deployment, for the scenarios below.
-struct Scene {
-    cp: ControlPlane,
-    exporter: Exporter,
-    pi: Agent,
-    jetson: Agent,
-}
-
 fn scene() -> Scene {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (exporter, pi, jetson) = (Exporter::start(25.0, 0.04), Agent::start(), Agent::start());
-    apply(&cp, &DEPLOYMENT.replace("PI", &pi.endpoint()), "gitops");
-    Scene { cp, exporter, pi, jetson }
+    let s = Scene::start(false);
+    apply(&s.cp, &deployment(&s.pi.endpoint()), "gitops");
+    s
 }
 
 /// The policy reading the detector's /metrics directly instead of through Prometheus.

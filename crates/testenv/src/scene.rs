@@ -265,14 +265,13 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
     Ok((report, running))
 }
 
+/// Arguments and plain environment variables of the operator's container.
+type ChartCommand = (Vec<String>, Vec<(String, String)>);
+
 /// The operator's arguments and plain environment as the chart renders them for the release
 /// `continuum` in `continuum-system` (single-cluster values plus the allow-list), with the
 /// metrics address moved to a free loopback port.
-fn chart_command(
-    repo: &Path,
-    edge: &EdgeCluster,
-    allowed: &[String],
-) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+fn chart_command(repo: &Path, edge: &EdgeCluster, allowed: &[String]) -> Result<ChartCommand, String> {
     let helm = gobuild::helm().map_err(|e| e.to_string())?;
     let out = Command::new(helm)
         .args(["template", "continuum"])
@@ -312,6 +311,11 @@ fn chart_command(
         })
         .unwrap_or_default();
     Ok((args, env))
+}
+
+fn last_transition(r: &Running) -> String {
+    let path = "jsonpath={.status.lastTransition.message}";
+    kubectl(&r.edge.cp, &["get", "offloadpolicy", "detector", "-n", NS, "-o", path])
 }
 
 fn sample(r: &Running, t: f64) -> Sample {
@@ -376,10 +380,7 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
     note(&mut report, t, "the Pi falls behind: fps under 8".into());
     let t = until(n, r, &mut report, t0, "offload", Duration::from_secs(60), |s| s.phase == "Offloaded")?;
     report.offloaded_at = Some(t);
-    let why = kubectl(
-        &r.edge.cp,
-        &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.lastTransition.message}"],
-    );
+    let why = last_transition(r);
     note(&mut report, t, format!("OFFLOADED: {why}"));
     let t = until(n, r, &mut report, t0, "real time on the Jetson", Duration::from_secs(60), |s| {
         s.agent == JETSON_NODE && s.fps >= 25.0
@@ -388,10 +389,7 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
     note(&mut report, t, "the rolled-out pod talks to the Jetson: real time again (30 fps)".into());
     let t = until(n, r, &mut report, t0, "recovery to the Pi", Duration::from_secs(90), |s| s.phase == "Local")?;
     report.recovered_at = Some(t);
-    let why = kubectl(
-        &r.edge.cp,
-        &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.lastTransition.message}"],
-    );
+    let why = last_transition(r);
     note(&mut report, t, format!("RECOVERED: {why}"));
     let t = until(n, r, &mut report, t0, "the Pi coping", Duration::from_secs(60), |s| {
         s.agent == PI_NODE && s.fps >= 10.0

@@ -188,3 +188,46 @@ pub fn poll(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Dura
     }
     started.elapsed()
 }
+
+/// A control plane with the CRDs (and, if asked, the minimal Karmada CRDs), a detector metrics
+/// endpoint whose figures the test sets, and the two vAccel agent stand-ins.
+pub struct Scene {
+    pub cp: ControlPlane,
+    pub exporter: continuum_testenv::sim::Exporter,
+    pub pi: continuum_testenv::sim::Agent,
+    pub jetson: continuum_testenv::sim::Agent,
+}
+
+impl Scene {
+    pub fn start(karmada: bool) -> Self {
+        let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
+        cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if karmada {
+            cp.apply_crds(&continuum_testenv::karmada_crds()).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let exporter = continuum_testenv::sim::Exporter::start(25.0, 0.04);
+        let (pi, jetson) = (continuum_testenv::sim::Agent::start(), continuum_testenv::sim::Agent::start());
+        Self { cp, exporter, pi, jetson }
+    }
+}
+
+/// The detector Deployment with one container `detector` whose VACCEL_RPC_ADDRESS is `PI`
+/// (replace it with the local agent's endpoint).
+pub const DETECTOR: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: detector
+spec:
+  selector:
+    matchLabels: {app: detector}
+  template:
+    metadata:
+      labels: {app: detector}
+    spec:
+      containers:
+      - name: detector
+        image: registry.example/detector:1.0
+        env:
+        - {name: VACCEL_RPC_ADDRESS, value: PI}
+";
