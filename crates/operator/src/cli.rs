@@ -119,28 +119,28 @@ pub struct InstallCrdsArgs {
 #[derive(Debug, Args)]
 pub struct CheckEtcdArgs {
     /// Metrics URL of an etcd member, e.g. http://127.0.0.1:2381/metrics (repeat for each member).
-    #[arg(long = "url", required = true)]
+    #[arg(long = "url", required = true, env = "CONTINUUM_ETCD_URLS", value_delimiter = ',')]
     pub urls: Vec<String>,
     /// Time between the two scrapes; the quantiles cover this span.
-    #[arg(long, default_value = "30s")]
+    #[arg(long, env = "CONTINUUM_CHECK_DURATION", default_value = "30s")]
     pub duration: kube::core::Duration,
     /// PEM CA bundle for https URLs.
-    #[arg(long)]
+    #[arg(long, env = "CONTINUUM_ETCD_CACERT")]
     pub cacert: Option<PathBuf>,
     /// PEM client certificate for mutual TLS.
-    #[arg(long, requires = "key")]
+    #[arg(long, requires = "key", env = "CONTINUUM_ETCD_CERT")]
     pub cert: Option<PathBuf>,
     /// PEM key of the client certificate.
-    #[arg(long, requires = "cert")]
+    #[arg(long, requires = "cert", env = "CONTINUUM_ETCD_KEY")]
     pub key: Option<PathBuf>,
     /// Do not verify the server certificate (tests only).
-    #[arg(long)]
+    #[arg(long, env = "CONTINUUM_ETCD_INSECURE_SKIP_VERIFY")]
     pub insecure_skip_verify: bool,
     /// p99 WAL fsync latency above which the disk is slow.
-    #[arg(long, default_value = "100ms")]
+    #[arg(long, env = "CONTINUUM_WAL_FSYNC_THRESHOLD", default_value = "100ms")]
     pub wal_fsync_threshold: kube::core::Duration,
     /// p99 backend commit latency above which the disk is slow.
-    #[arg(long, default_value = "100ms")]
+    #[arg(long, env = "CONTINUUM_BACKEND_COMMIT_THRESHOLD", default_value = "100ms")]
     pub backend_commit_threshold: kube::core::Duration,
 }
 
