@@ -48,6 +48,8 @@ pub struct Report {
     pub replica_sets: usize,
     /// The Deployment's rollout revision (the Deployment controller counts each switch).
     pub revision: String,
+    /// The policy's `status.recentTransitions[*].to`, space-separated.
+    pub transitions: String,
     pub member_env: String,
     /// Times the operator exited and was started again (it exits when it cannot renew its Lease).
     pub operator_restarts: u32,
@@ -115,7 +117,7 @@ impl Drop for OperatorProcess {
 
 const NS: &str = "vision";
 /// Load on the Pi over time (seconds since the detector started : load factor).
-pub const RAMP: &str = "0:1,8:1,16:4,46:4,52:1";
+pub const RAMP: &str = "0:1,8:1,16:4,38:4,42:1";
 
 struct Narrator {
     on: bool,
@@ -396,6 +398,10 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
     })?;
     note(&mut report, t, "the Pi copes at the lower load".into());
     report.replica_sets = kubectl(&r.edge.cp, &["get", "replicasets", "-n", NS, "-o", "name"]).lines().count();
+    report.transitions = kubectl(
+        &r.edge.cp,
+        &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.recentTransitions[*].to}"],
+    );
     report.revision = kubectl(
         &r.edge.cp,
         &[
@@ -494,13 +500,15 @@ pub fn svg(r: &Report) -> String {
         points.join(" ")
     ));
     for (i, (t, text)) in r.events.iter().enumerate() {
-        let label: String = text.chars().take(60).collect::<String>().replace('&', "&amp;").replace('<', "&lt;");
+        let label: String = text.chars().take(48).collect::<String>().replace('&', "&amp;").replace('<', "&lt;");
+        // Labels right of the middle end at their line, so they stay inside the picture.
+        let (anchor, dx) = if x(*t) > w / 2.0 { ("end", -3.0) } else { ("start", 3.0) };
         out.push_str(&format!(
-            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#dc2626\" stroke-dasharray=\"3,3\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#dc2626\">{label}</text>\n",
+            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#dc2626\" stroke-dasharray=\"3,3\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#dc2626\" text-anchor=\"{anchor}\">{label}</text>\n",
             x(*t),
             x(*t),
             h - 40.0,
-            x(*t) + 3.0,
+            x(*t) + dx,
             top + 12.0 + 13.0 * (i % 8) as f64
         ));
     }
