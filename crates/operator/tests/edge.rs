@@ -10,11 +10,21 @@ use continuum_testenv::scene::{self, Options};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
 
+/// One scene at a time: each runs two clusters, Prometheus and the operator on 2 cores.
+static ONE_SCENE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_is_named() {
+    let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let svg = std::env::temp_dir().join(format!("continuum-edge-{}.svg", std::process::id()));
-    let opts = Options { operator: OPERATOR.into(), repo, narrate: false, svg: Some(svg.clone()) };
+    let opts = Options {
+        operator: OPERATOR.into(),
+        repo,
+        narrate: false,
+        svg: Some(svg.clone()),
+        actuation: scene::Actuation::Env,
+    };
     let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
     for (t, e) in &report.events {
         eprintln!("{t:6.1}s {e}");
@@ -69,4 +79,27 @@ fn running_pi_endpoint(r: &scene::Running) -> String {
         ])
         .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The same scene switching through the Service: the detector's pod is never replaced.
+#[test]
+fn through_a_service_the_switch_needs_no_new_pod() {
+    let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let opts =
+        Options { operator: OPERATOR.into(), repo, narrate: false, svg: None, actuation: scene::Actuation::Service };
+    let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
+    for (t, e) in &report.events {
+        eprintln!("{t:6.1}s {e}");
+    }
+    assert_eq!(report.transitions, "Offload Local", "switches recorded by the policy");
+    assert_eq!(report.revision, "1", "the Deployment rolled out");
+    assert!(!report.pod_at_start.is_empty());
+    assert_eq!(report.pod_at_end, report.pod_at_start, "the detector's pod was replaced");
+    let selector = running
+        .edge
+        .cp
+        .kubectl_output(&["get", "service", "vaccel-backend", "-n", "vision", "-o", "jsonpath={.spec.selector.node}"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(String::from_utf8_lossy(&selector.stdout), "raspberrypi");
 }

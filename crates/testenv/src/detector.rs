@@ -108,6 +108,17 @@ pub enum EndpointSource {
         app: String,
         var: String,
     },
+    /// Where a Service routes, as kube-proxy would: the Service's selector value for `label`
+    /// (e.g. `node=jetson-agx-orin`) names the agent, `routes` maps it to that agent's address
+    /// (the agents' pods are KWOK pods whose IPs do not exist).
+    Service {
+        kubectl: PathBuf,
+        kubeconfig: PathBuf,
+        namespace: String,
+        service: String,
+        label: String,
+        routes: Vec<(String, String)>,
+    },
 }
 
 impl EndpointSource {
@@ -123,6 +134,17 @@ impl EndpointSource {
                     .ok()?;
                 let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
                 newest_ready_env(&list, var)
+            }
+            Self::Service { kubectl, kubeconfig, namespace, service, label, routes } => {
+                let out = Command::new(kubectl)
+                    .arg("--kubeconfig")
+                    .arg(kubeconfig)
+                    .args(["get", "service", service, "-n", namespace, "-o", "json"])
+                    .output()
+                    .ok()?;
+                let svc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                let target = svc["spec"]["selector"][label.as_str()].as_str()?;
+                routes.iter().find(|(value, _)| value == target).map(|(_, endpoint)| endpoint.clone())
             }
         }
     }

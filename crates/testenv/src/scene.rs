@@ -22,6 +22,19 @@ pub struct Options {
     pub narrate: bool,
     /// Where to write the SVG timeline.
     pub svg: Option<PathBuf>,
+    /// How the operator switches the backend.
+    pub actuation: Actuation,
+}
+
+/// The two ways the scene can switch the backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Actuation {
+    /// Set `VACCEL_RPC_ADDRESS` in the Deployment: a rollout (new pod) per switch.
+    #[default]
+    Env,
+    /// The detector talks to the Service `vaccel-backend`; the operator switches its selector
+    /// between the agents' pods: no new pod.
+    Service,
 }
 
 /// One sample of the scene, once per second.
@@ -50,6 +63,9 @@ pub struct Report {
     pub revision: String,
     /// The policy's `status.recentTransitions[*].to`, space-separated.
     pub transitions: String,
+    /// UIDs of the detector's pods when it first ran and at the end (equal: no pod restarted).
+    pub pod_at_start: String,
+    pub pod_at_end: String,
     pub member_env: String,
     /// Times the operator exited and was started again (it exits when it cannot renew its Lease).
     pub operator_restarts: u32,
@@ -149,8 +165,51 @@ fn kubectl(cp: &ControlPlane, args: &[&str]) -> String {
     cp.kubectl_output(args).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
 }
 
-fn manifests(pi: &str, jetson: &str, prom: &str, etcd_metrics: &str) -> String {
+/// The agents' pods and the Service the detector uses in service mode.
+fn service_objects() -> String {
+    let agent = |node: &str| {
+        format!(
+            "---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: vaccel-agent-{node}, namespace: {NS}}}
+spec:
+  selector: {{matchLabels: {{app: vaccel-agent, node: {node}}}}}
+  template:
+    metadata: {{labels: {{app: vaccel-agent, node: {node}}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      containers:
+      - {{name: vaccel-rpc-agent, image: registry.example/vaccel-rpc-agent:0.6, ports: [{{containerPort: 8192}}]}}
+"
+        )
+    };
     format!(
+        "{}{}---
+apiVersion: v1
+kind: Service
+metadata: {{name: vaccel-backend, namespace: {NS}}}
+spec:
+  selector: {{app: vaccel-agent, node: {PI_NODE}}}
+  ports: [{{name: vaccel, port: 8192, targetPort: 8192}}]
+",
+        agent(PI_NODE),
+        agent(JETSON_NODE)
+    )
+}
+
+fn manifests(pi: &str, jetson: &str, prom: &str, etcd_metrics: &str, actuation: Actuation) -> String {
+    let (address, how, extra) = match actuation {
+        Actuation::Env => (pi.to_owned(), "env: {container: detector}".to_owned(), String::new()),
+        Actuation::Service => (
+            format!("tcp://vaccel-backend.{NS}:8192"),
+            format!(
+                "service: {{name: vaccel-backend, localSelector: {{app: vaccel-agent, node: {PI_NODE}}}, offloadSelector: {{app: vaccel-agent, node: {JETSON_NODE}}}}}"
+            ),
+            service_objects(),
+        ),
+    };
+    let body = format!(
         "apiVersion: v1
 kind: Namespace
 metadata: {{name: {NS}}}
@@ -169,7 +228,7 @@ spec:
       - name: detector
         image: registry.example/object-detector:1.0
         env:
-        - {{name: VACCEL_RPC_ADDRESS, value: \"{pi}\"}}
+        - {{name: VACCEL_RPC_ADDRESS, value: \"{address}\"}}
 ---
 apiVersion: continuum.dev/v1alpha1
 kind: OffloadPolicy
@@ -188,7 +247,7 @@ spec:
     local: {{endpoint: \"{pi}\"}}
     offload: {{endpoint: \"{jetson}\", healthCheck: {{timeout: 500ms}}}}
   actuation:
-    env: {{container: detector}}
+    {how}
   cooldown: 10s
   maxSwitchesPerHour: 6
 ---
@@ -202,7 +261,8 @@ spec:
   window: 20s
   for: 6s
 "
-    )
+    );
+    format!("{body}{extra}")
 }
 
 /// Starts everything and plays the scene; the servers keep running in the returned value.
@@ -223,12 +283,23 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
 
     let pi = ProfileAgent::start(PI_NODE, 0.075, 0).map_err(|x| x.to_string())?;
     let jetson = ProfileAgent::start(JETSON_NODE, 0.025, 0).map_err(|x| x.to_string())?;
-    let source = EndpointSource::Pods {
-        kubectl: edge.cp.binaries.kubectl.clone(),
-        kubeconfig: edge.cp.kubeconfig.clone(),
-        namespace: NS.into(),
-        app: "detector".into(),
-        var: "VACCEL_RPC_ADDRESS".into(),
+    let (kubectl_bin, kubeconfig) = (edge.cp.binaries.kubectl.clone(), edge.cp.kubeconfig.clone());
+    let source = match opts.actuation {
+        Actuation::Env => EndpointSource::Pods {
+            kubectl: kubectl_bin,
+            kubeconfig,
+            namespace: NS.into(),
+            app: "detector".into(),
+            var: "VACCEL_RPC_ADDRESS".into(),
+        },
+        Actuation::Service => EndpointSource::Service {
+            kubectl: kubectl_bin,
+            kubeconfig,
+            namespace: NS.into(),
+            service: "vaccel-backend".into(),
+            label: "node".into(),
+            routes: vec![(PI_NODE.into(), pi.endpoint()), (JETSON_NODE.into(), jetson.endpoint())],
+        },
     };
     let detector = Detector::start(source, Ramp::parse(RAMP)?, 0).map_err(|x| x.to_string())?;
     let prometheus =
@@ -248,7 +319,9 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
         command.push(value.to_os_string());
     }
     let operator = OperatorProcess::spawn(command, env, edge.cp.dir.join("operator.log"))?;
-    edge.apply(&manifests(&pi.endpoint(), &jetson.endpoint(), &prometheus.url, &host.etcd_metrics_url)).map_err(e)?;
+    let objects =
+        manifests(&pi.endpoint(), &jetson.endpoint(), &prometheus.url, &host.etcd_metrics_url, opts.actuation);
+    edge.apply(&objects).map_err(e)?;
     n.say("applied the detector Deployment (on the Pi node), an OffloadPolicy and an EtcdHealth");
     let mut running = Running {
         host,
@@ -259,7 +332,7 @@ pub fn run(opts: &Options) -> Result<(Report, Running), String> {
         _agents: (pi, jetson),
         _load: None,
     };
-    let report = play(&n, &mut running, continuum_start)?;
+    let report = play(&n, &mut running, continuum_start, opts.actuation)?;
     if let Some(path) = &opts.svg {
         std::fs::write(path, svg(&report)).map_err(|x| x.to_string())?;
         n.say(&format!("timeline written to {}", path.display()));
@@ -366,7 +439,11 @@ fn until(
     }
 }
 
-fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, String> {
+fn detector_pod(r: &Running) -> String {
+    kubectl(&r.edge.cp, &["get", "pods", "-n", NS, "-l", "app=detector", "-o", "jsonpath={.items[*].metadata.uid}"])
+}
+
+fn play(n: &Narrator, r: &mut Running, continuum_start: f64, actuation: Actuation) -> Result<Report, String> {
     let mut report = Report { continuum_start, ..Report::default() };
     let t0 = Instant::now();
     let note = |report: &mut Report, t: f64, text: String| {
@@ -377,6 +454,7 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
         s.agent == PI_NODE && s.phase == "Local"
     })?;
     note(&mut report, t, format!("the detector runs on the Pi's vAccel agent (load {RAMP})"));
+    report.pod_at_start = detector_pod(r);
     let t =
         until(n, r, &mut report, t0, "the Pi falling behind", Duration::from_secs(60), |s| s.fps < 8.0 && s.fps > 0.0)?;
     note(&mut report, t, "the Pi falls behind: fps under 8".into());
@@ -388,7 +466,11 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
         s.agent == JETSON_NODE && s.fps >= 25.0
     })?;
     report.realtime_at = Some(t);
-    note(&mut report, t, "the rolled-out pod talks to the Jetson: real time again (30 fps)".into());
+    let how = match actuation {
+        Actuation::Env => "the rolled-out pod talks to the Jetson",
+        Actuation::Service => "the same pod now reaches the Jetson through the Service",
+    };
+    note(&mut report, t, format!("{how}: real time again (30 fps)"));
     let t = until(n, r, &mut report, t0, "recovery to the Pi", Duration::from_secs(90), |s| s.phase == "Local")?;
     report.recovered_at = Some(t);
     let why = last_transition(r);
@@ -397,6 +479,7 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64) -> Result<Report, S
         s.agent == PI_NODE && s.fps >= 10.0
     })?;
     note(&mut report, t, "the Pi copes at the lower load".into());
+    report.pod_at_end = detector_pod(r);
     report.replica_sets = kubectl(&r.edge.cp, &["get", "replicasets", "-n", NS, "-o", "name"]).lines().count();
     report.transitions = kubectl(
         &r.edge.cp,

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Some("demo") => return demo(&args[1..]),
         _ => {
             eprintln!(
-                "usage: continuum-testenv build | up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd] [-- CMD ARGS..] | bench [RUNS] | demo --operator PATH [--repo DIR] [--keep]"
+                "usage: continuum-testenv build | up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd] [-- CMD ARGS..] | bench [RUNS] | demo --operator PATH [--repo DIR] [--mode env|service] [--keep]"
             );
             return ExitCode::from(2);
         }
@@ -164,7 +164,7 @@ fn bench(runs: usize) -> continuum_testenv::Result<()> {
 fn demo(args: &[String]) -> ExitCode {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let Some(operator) = value("--operator") else {
-        eprintln!("usage: continuum-testenv demo --operator PATH [--repo DIR] [--keep]");
+        eprintln!("usage: continuum-testenv demo --operator PATH [--repo DIR] [--mode env|service] [--keep]");
         return ExitCode::from(2);
     };
     let repo = PathBuf::from(value("--repo").unwrap_or_else(|| ".".into()));
@@ -173,6 +173,10 @@ fn demo(args: &[String]) -> ExitCode {
         svg: Some(continuum_testenv::scene::default_svg(&repo)),
         repo,
         narrate: true,
+        actuation: match value("--mode").as_deref() {
+            Some("service") => continuum_testenv::scene::Actuation::Service,
+            _ => continuum_testenv::scene::Actuation::Env,
+        },
     };
     match continuum_testenv::scene::run(&opts) {
         Ok((report, running)) => {
