@@ -5,7 +5,7 @@
 # Prometheus and the operator, then narrates: the Pi falls behind -> offload to the Jetson ->
 # real time -> the load drops -> back to the Pi; then a slow disk under the host plane's etcd is
 # named by EtcdHealth. Ends with a timeline (and target/demo-timeline.svg); `--keep` leaves it
-# running and prints the kubeconfigs.
+# running and prints the kubeconfigs; `--mode service` switches through a Service (no new pod).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
