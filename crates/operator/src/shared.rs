@@ -119,3 +119,17 @@ where
         }
     }
 }
+
+/// Counts the controller's cache towards `/readyz` once it holds its first full list.
+pub fn report_synced<K>(store: kube::runtime::reflector::Store<K>, metrics: Arc<Metrics>, kind: &'static str)
+where
+    K: kube::runtime::reflector::Lookup + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    tokio::spawn(async move {
+        if wait_synced(&store).await {
+            tracing::info!("{kind} cache synced");
+            metrics.readiness.synced();
+        }
+    });
+}

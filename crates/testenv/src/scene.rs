@@ -388,9 +388,13 @@ fn chart_command(repo: &Path, edge: &EdgeCluster, allowed: &[String]) -> Result<
     Ok((args, env))
 }
 
+/// `kubectl get <kind> <name> -n vision -o jsonpath=<path>` on the edge cluster.
+fn field(r: &Running, kind: &str, name: &str, path: &str) -> String {
+    kubectl(&r.edge.cp, &["get", kind, name, "-n", NS, "-o", &format!("jsonpath={path}")])
+}
+
 fn last_transition(r: &Running) -> String {
-    let path = "jsonpath={.status.lastTransition.message}";
-    kubectl(&r.edge.cp, &["get", "offloadpolicy", "detector", "-n", NS, "-o", path])
+    field(r, "offloadpolicy", "detector", "{.status.lastTransition.message}")
 }
 
 fn sample(r: &Running, t: f64) -> Sample {
@@ -485,29 +489,13 @@ fn play(n: &Narrator, r: &mut Running, continuum_start: f64, actuation: Actuatio
         &r.edge.cp,
         &["get", "offloadpolicy", "detector", "-n", NS, "-o", "jsonpath={.status.recentTransitions[*].to}"],
     );
-    report.revision = kubectl(
-        &r.edge.cp,
-        &[
-            "get",
-            "deployment",
-            "detector",
-            "-n",
-            NS,
-            "-o",
-            r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}",
-        ],
-    );
-    report.member_env = kubectl(
-        &r.edge.cp,
-        &[
-            "get",
-            "deployment",
-            "detector",
-            "-n",
-            NS,
-            "-o",
-            r#"jsonpath={.spec.template.spec.containers[0].env[?(@.name=="VACCEL_RPC_ADDRESS")].value}"#,
-        ],
+    report.revision =
+        field(r, "deployment", "detector", r"{.metadata.annotations.deployment\.kubernetes\.io/revision}");
+    report.member_env = field(
+        r,
+        "deployment",
+        "detector",
+        r#"{.spec.template.spec.containers[0].env[?(@.name=="VACCEL_RPC_ADDRESS")].value}"#,
     );
 
     note(

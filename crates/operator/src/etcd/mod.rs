@@ -84,13 +84,7 @@ pub async fn run(rt: crate::shared::Runtime, shutdown: impl std::future::Future<
     let api: Api<EtcdHealth> = Api::all(client);
     let controller = Controller::new(api, watcher::Config::default());
     let store = controller.store();
-    let readiness_metrics = ctx.metrics.clone();
-    tokio::spawn(async move {
-        if crate::shared::wait_synced(&store).await {
-            tracing::info!("EtcdHealth cache synced");
-            readiness_metrics.readiness.synced();
-        }
-    });
+    crate::shared::report_synced(store, ctx.metrics.clone(), "EtcdHealth");
     controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

@@ -92,13 +92,7 @@ pub async fn run(rt: crate::shared::Runtime, shutdown: impl std::future::Future<
     let controller = Controller::new(Api::<OffloadPolicy>::all(client.clone()), watcher::Config::default());
     let store = controller.store();
     let ready = store.clone();
-    let readiness_metrics = ctx.metrics.clone();
-    tokio::spawn(async move {
-        if crate::shared::wait_synced(&ready).await {
-            tracing::info!("OffloadPolicy cache synced");
-            readiness_metrics.readiness.synced();
-        }
-    });
+    crate::shared::report_synced(ready, ctx.metrics.clone(), "OffloadPolicy");
     controller
         .watches(Api::<Deployment>::all(client), watcher::Config::default(), move |d: Deployment| {
             let (ns, name) = (d.namespace(), d.name_any());
