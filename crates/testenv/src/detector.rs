@@ -9,7 +9,7 @@
 //!   the current load (a ramp over time) plus noise, and exports `detector_fps` (gauge, capped at
 //!   the camera's 30 fps) and `detector_inference_latency_seconds` (histogram) on `/metrics`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
@@ -198,7 +198,9 @@ impl Detector {
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, flag) = (state.clone(), stop.clone());
-        std::thread::spawn(move || serve(listener, s));
+        std::thread::spawn(move || {
+            crate::sim::serve_metrics(listener, move || page(&s.lock().unwrap_or_else(|p| p.into_inner())))
+        });
         let (s, flag2) = (state.clone(), flag.clone());
         std::thread::spawn(move || simulate(source, ramp, s, flag2));
         Ok(Self { port, state, stop })
@@ -299,20 +301,6 @@ fn page(st: &State) -> String {
         f.endpoint.as_deref().unwrap_or("none")
     ));
     out
-}
-
-fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
-    for stream in listener.incoming().map_while(Result::ok) {
-        let mut stream = stream;
-        let mut buf = [0u8; 2048];
-        let _ = stream.read(&mut buf);
-        let body = page(&state.lock().unwrap_or_else(|p| p.into_inner()));
-        let _ = write!(
-            stream,
-            "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-    }
 }
 
 #[cfg(test)]

@@ -22,20 +22,12 @@ impl Exporter {
         let values = Arc::new(Mutex::new((fps, latency)));
         let shared = values.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                let mut stream = stream;
-                let mut buf = [0u8; 2048];
-                let _ = stream.read(&mut buf);
+            serve_metrics(listener, move || {
                 let (f, l) = *shared.lock().unwrap_or_else(|e| e.into_inner());
-                let body = format!(
+                format!(
                     "# TYPE detector_fps gauge\ndetector_fps {f}\n# TYPE detector_inference_latency_seconds gauge\ndetector_inference_latency_seconds {l}\n"
-                );
-                let _ = write!(
-                    stream,
-                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-            }
+                )
+            })
         });
         Self { port, values }
     }
@@ -98,4 +90,20 @@ pub fn primary_address() -> Option<std::net::IpAddr> {
     socket.connect("192.0.2.1:9").ok()?;
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Answers every request on `listener` with a Prometheus text page from `page` (HTTP/1.0, then
+/// close), until the process ends.
+pub(crate) fn serve_metrics(listener: TcpListener, page: impl Fn() -> String) {
+    for stream in listener.incoming().map_while(Result::ok) {
+        let mut stream = stream;
+        let mut buf = [0u8; 2048];
+        let _ = stream.read(&mut buf);
+        let body = page();
+        let _ = write!(
+            stream,
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+    }
 }

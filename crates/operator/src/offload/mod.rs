@@ -264,7 +264,7 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Context>) -> Result<Requeue,
     o.target = observe::probe(&spec.backends.offload).await;
     let d = decide(&r, &prev, &o, now);
     // Actuate, then report.
-    let act = actuate::carry_out(&t, &prev, &d, now).await;
+    let act = actuate::carry_out(&t, &prev, &d, now, current.ok()).await;
     let target_found = deployment.is_some();
     let conditions = status::conditions(
         &status::Facts { target, ns: &ns, target_found, decision: &d, observation: &o },

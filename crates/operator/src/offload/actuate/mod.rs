@@ -125,8 +125,16 @@ pub async fn read(t: &Target<'_>) -> Result<Reading, ActuationError> {
 }
 
 /// Points the workload at `backend`, writing only when needed; returns what was read back.
-pub async fn write(t: &Target<'_>, backend: Backend) -> Result<(Applied, Reading), ActuationError> {
-    let current = read(t).await?;
+/// `current` is what the caller has just read, if it has (saves reading it again).
+pub async fn write(
+    t: &Target<'_>,
+    backend: Backend,
+    current: Option<Reading>,
+) -> Result<(Applied, Reading), ActuationError> {
+    let current = match current {
+        Some(reading) => reading,
+        None => read(t).await?,
+    };
     if current.backend == Some(backend) {
         return Ok((Applied::Unchanged, current));
     }
@@ -159,7 +167,7 @@ pub async fn restore(t: &Target<'_>) -> Result<String, ActuationError> {
     if let Some(o) = &t.spec.actuation.override_policy {
         return override_policy::remove(t, o).await;
     }
-    match write(t, Backend::Local).await {
+    match write(t, Backend::Local, None).await {
         Ok((Applied::Changed, r)) => Ok(format!("{} switched back to the local backend", r.object)),
         Ok((Applied::Unchanged, r)) => Ok(format!("{} already used the local backend", r.object)),
         Err(ActuationError::MissingTarget(what)) => Ok(format!("{what} no longer exists; nothing to restore")),
@@ -177,16 +185,17 @@ pub struct Carried {
 }
 
 /// Points the workload at the backend the decision settled on (also re-applies it when someone
-/// changed it). A failed write keeps the previous backend and timers.
-pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64) -> Carried {
+/// changed it). A failed write keeps the previous backend and timers. `current` is the reading
+/// taken at the start of this evaluation.
+pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, current: Option<Reading>) -> Carried {
     let r = t.rules;
     if r.dry_run || r.suspend {
         let c = ("Actuated", true, "NotEnforced".into(), "DryRun or suspend: the workload is not changed.".into());
-        let actuation = read(t).await.ok().map(|reading| status_of(t, reading));
+        let actuation = current.map(|reading| status_of(t, reading));
         return Carried { state: d.state.clone(), switched: None, condition: c, actuation };
     }
     let wanted = r.endpoint(d.state.active).to_owned();
-    match write(t, d.state.active).await {
+    match write(t, d.state.active, current).await {
         Ok((applied, reading)) => {
             let switched = match d.action {
                 Action::Switch { to, dry_run: false } => Some(Transition {
