@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use continuum_testenv::edge::JETSON_NODE;
 use continuum_testenv::scene::{self, Options};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
@@ -52,16 +53,59 @@ fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_i
     assert!(report.slow_disk_message.contains("etcd member etcd-0 has a slow disk"), "{}", report.slow_disk_message);
     // Exactly the two switches of the scene: no flapping.
     assert_eq!(report.transitions, "Offload Local", "switches recorded by the policy");
-    // Whenever the policy said Offloaded, the detector was (or was about to be) on the Jetson.
-    let on_pi_while_offloaded = report
-        .samples
-        .windows(2)
-        .filter(|w| w[0].phase == "Offloaded" && w[1].phase == "Offloaded" && w[1].agent != "jetson-agx-orin")
-        .count();
-    assert_eq!(on_pi_while_offloaded, 0, "Offloaded but the detector was not on the Jetson");
+    // Whenever the policy said Offloaded, the detector was on the Jetson, except while the
+    // rollout to it was in flight: a new ReplicaSet, a scheduled pod and KWOK's readiness take a
+    // moment, longer on a loaded machine. The bound is generous but not open-ended.
+    let late = on_pi_while_offloaded(&report.samples, ROLLOUT_GRACE_S);
+    assert!(late.is_empty(), "Offloaded but the detector was still on the Pi {ROLLOUT_GRACE_S}s later: {late:?}");
     let picture = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{e}"));
     assert!(picture.contains("<polyline") && picture.contains("OFFLOADED"), "timeline SVG incomplete");
     let _ = std::fs::remove_file(svg);
+}
+
+/// How long after the policy turned Offloaded the detector may still run on the Pi.
+const ROLLOUT_GRACE_S: f64 = 15.0;
+
+/// The samples that say Offloaded while the detector ran on the Pi more than `grace` seconds
+/// after the policy turned Offloaded.
+fn on_pi_while_offloaded(samples: &[scene::Sample], grace: f64) -> Vec<(f64, String)> {
+    let mut since = None;
+    let mut late = Vec::new();
+    for s in samples {
+        if s.phase != "Offloaded" {
+            since = None;
+            continue;
+        }
+        let start = *since.get_or_insert(s.t);
+        if s.agent != JETSON_NODE && s.t - start > grace {
+            late.push((s.t, s.agent.clone()));
+        }
+    }
+    late
+}
+
+#[test]
+fn the_rollout_in_flight_is_allowed_but_a_late_pi_sample_is_not() {
+    let at = |t: f64, phase: &str, agent: &str| scene::Sample {
+        t,
+        fps: 0.0,
+        latency: 0.0,
+        agent: agent.into(),
+        phase: phase.into(),
+    };
+    let in_flight = [
+        at(0.0, "Local", "raspberrypi"),
+        at(1.0, "Offloaded", "raspberrypi"),
+        at(2.5, "Offloaded", "raspberrypi"),
+        at(3.0, "Offloaded", "jetson-agx-orin"),
+    ];
+    assert!(on_pi_while_offloaded(&in_flight, 2.0).is_empty());
+    let late = [at(1.0, "Offloaded", "raspberrypi"), at(3.5, "Offloaded", "raspberrypi")];
+    assert_eq!(on_pi_while_offloaded(&late, 2.0), vec![(3.5, "raspberrypi".to_owned())]);
+    // A second Offloaded span starts its own grace.
+    let again =
+        [at(1.0, "Offloaded", "jetson-agx-orin"), at(2.0, "Local", "raspberrypi"), at(9.0, "Offloaded", "raspberrypi")];
+    assert!(on_pi_while_offloaded(&again, 2.0).is_empty());
 }
 
 fn running_pi_endpoint(r: &scene::Running) -> String {
