@@ -97,6 +97,7 @@ pub enum Lost {
 }
 
 /// One participant in the election.
+#[derive(Debug)]
 pub struct Elector {
     api: Api<Lease>,
     settings: Settings,

@@ -2,18 +2,7 @@
 
 use clap::Parser;
 
-mod allow;
-mod check_etcd;
-mod cli;
-mod crdgen;
-mod error;
-mod etcd;
-mod leader;
-mod metrics;
-mod offload;
-mod run;
-mod secrets;
-mod shared;
+use continuum_operator::{check_etcd, cli, crdgen, run};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

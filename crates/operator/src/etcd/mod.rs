@@ -35,6 +35,7 @@ struct Memory {
     restarts: correlate::RestartHistory,
 }
 
+#[allow(missing_debug_implementations)]
 pub struct Context {
     client: Client,
     rt: crate::shared::Runtime,

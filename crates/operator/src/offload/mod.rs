@@ -25,6 +25,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use crate::metrics::{CategoryLabels, Metrics, PolicyLabels, SwitchLabels};
 use crate::shared::{Fetchers, Pacer};
 
+#[allow(missing_debug_implementations)]
 pub struct Context {
     client: Client,
     rt: crate::shared::Runtime,

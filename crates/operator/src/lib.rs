@@ -1,0 +1,16 @@
+//! continuum-operator as a library: the two controllers (OffloadPolicy, EtcdHealth) on one
+//! controller kit, their actuators, leader election, the admin server and the CLI. The binary
+//! (`main.rs`) only parses arguments and calls in here; tests and benches use these modules.
+
+pub mod allow;
+pub mod check_etcd;
+pub mod cli;
+pub mod crdgen;
+pub mod error;
+pub mod etcd;
+pub mod leader;
+pub mod metrics;
+pub mod offload;
+pub mod run;
+pub mod secrets;
+pub mod shared;
