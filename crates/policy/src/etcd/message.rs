@@ -1,6 +1,6 @@
 //! The sentences behind each verdict: member, figure, threshold, since when, impact, fix.
 
-use super::{Level, MemberReading, P99, PodTrouble, State, Thresholds, Tri, Verdict};
+use super::{Histogram, Level, MemberReading, P99, PodTrouble, Reason, State, Thresholds, Tri, Verdict};
 use crate::format::{rfc3339, seconds, span};
 
 /// What to do about a slow etcd disk.
@@ -13,11 +13,14 @@ does not restart a merely slow etcd; benchmark the disk with `fio --rw=write --i
 const IMPACT: &str = "Slow fsyncs make etcd miss heartbeats and lose its leader, and the API servers and \
 controllers that depend on it time out and restart.";
 
+/// A figure: (level, which histogram, p99, slow threshold).
+type Figure = (Level, Histogram, P99, f64);
+
 pub(super) struct Context<'a> {
     pub t: &'a Thresholds,
     pub member: &'a MemberReading,
-    /// (level, which histogram, p99, slow threshold), worst first.
-    pub figures: Vec<(Level, &'static str, P99, f64)>,
+    /// Worst first.
+    pub figures: Vec<Figure>,
     pub level: Level,
     pub pods: &'a [PodTrouble],
     pub now_ms: i64,
@@ -54,92 +57,99 @@ fn pods_sentence(pods: &[PodTrouble], t: &Thresholds) -> String {
     format!("In the last {}, {}{more}. ", window(t), parts.join(", "))
 }
 
-fn describe(f: &(Level, &'static str, P99, f64)) -> String {
+fn describe(f: &Figure) -> String {
     format!("p99 {} latency {} ({})", f.1, seconds(f.2.value), bucket(&f.2))
 }
 
+fn over_text(list: &[&Figure]) -> String {
+    let parts: Vec<String> =
+        list.iter().map(|f| format!("{} is over the {} threshold", describe(f), seconds(f.3))).collect();
+    parts.join(" and ")
+}
+
+/// `spec.for`, for people.
+fn for_text(t: &Thresholds) -> String {
+    span((t.for_ms / 1000).max(0) as u64)
+}
+
 pub(super) fn slow_disk(c: &Context<'_>, state: &State) -> Verdict {
-    let m = &c.member.name;
     let Some(worst) = c.figures.first() else {
-        return Verdict { status: Tri::Unknown, reason: "WaitingForData", message: "No disk figures yet.".into() };
+        return Verdict::new(Tri::Unknown, Reason::WaitingForData, "No disk figures yet.");
     };
-    let over: Vec<&(Level, &'static str, P99, f64)> = c.figures.iter().filter(|f| f.0 >= Level::Slow).collect();
+    let over: Vec<&Figure> = c.figures.iter().filter(|f| f.0 >= Level::Slow).collect();
     let fraction = c
         .member
         .wal_fsync_slow_fraction
         .filter(|(f, _)| *f > 0.0)
         .map(|(f, bound)| format!(" {:.0}% of WAL fsyncs took longer than {}.", f * 100.0, seconds(bound)))
         .unwrap_or_default();
-    let for_ = span((c.t.for_ms / 1000).max(0) as u64);
-    let over_text = |list: &[&(Level, &'static str, P99, f64)]| {
-        let parts: Vec<String> =
-            list.iter().map(|f| format!("{} is over the {} threshold", describe(f), seconds(f.3))).collect();
-        parts.join(" and ")
+    if state.slow { slow(c, state, worst, &over, &fraction) } else { not_slow(c, state, worst, &over, &fraction) }
+}
+
+/// SlowDisk True: the figures over their thresholds (while recovering, the one that was), since
+/// when, the pods that suffered, the impact and the fix.
+fn slow(c: &Context<'_>, state: &State, worst: &Figure, over: &[&Figure], fraction: &str) -> Verdict {
+    let m = &c.member.name;
+    let since = state.slow_since_ms.map(rfc3339).unwrap_or_else(|| "now".into());
+    let critical =
+        if c.level == Level::Critical { format!(" (critical: over {})", seconds(c.t.critical)) } else { String::new() };
+    let (figures, recovering) = match state.clear_since_ms {
+        Some(clear) => (
+            format!("{} (was over its threshold)", describe(worst)),
+            format!(
+                " It has been back under the threshold since {}; SlowDisk clears once that lasts {}.",
+                rfc3339(clear),
+                for_text(c.t)
+            ),
+        ),
+        None => (over_text(over), String::new()),
     };
-    if state.slow {
-        let since = state.slow_since_ms.map(rfc3339).unwrap_or_else(|| "now".into());
-        let critical = if c.level == Level::Critical {
-            format!(" (critical: over {})", seconds(c.t.critical))
-        } else {
-            String::new()
-        };
-        let (figures, recovering) = match state.clear_since_ms {
-            Some(clear) => (
-                format!("{} (was over its threshold)", describe(worst)),
-                format!(
-                    " It has been back under the threshold since {}; SlowDisk clears once that lasts {for_}.",
-                    rfc3339(clear)
-                ),
-            ),
-            None => (over_text(&over), String::new()),
-        };
-        let reason = if over.iter().any(|f| f.1 == "WAL fsync") || (over.is_empty() && worst.1 == "WAL fsync") {
-            "WalFsyncSlow"
-        } else {
-            "BackendCommitSlow"
-        };
-        return Verdict {
-            status: Tri::True,
-            reason,
-            message: format!(
-                "etcd member {m} has a slow disk: {figures}{critical}, slow since {since} (figures over the last {}).{fraction}{recovering} {}{IMPACT} {REMEDY}",
-                window(c.t),
-                pods_sentence(c.pods, c.t),
-            ),
-        };
-    }
+    let wal = |f: &Figure| f.1 == Histogram::WalFsync;
+    let cause = if over.iter().any(|f| wal(f)) || (over.is_empty() && wal(worst)) {
+        Reason::WalFsyncSlow
+    } else {
+        Reason::BackendCommitSlow
+    };
+    let message = format!(
+        "etcd member {m} has a slow disk: {figures}{critical}, slow since {since} (figures over the last {}).{fraction}{recovering} {}{IMPACT} {REMEDY}",
+        window(c.t),
+        pods_sentence(c.pods, c.t),
+    );
+    Verdict::new(Tri::True, cause, message)
+}
+
+/// SlowDisk False: pending (over a threshold, not for long enough), above etcd's
+/// recommendation, or fast.
+fn not_slow(c: &Context<'_>, state: &State, worst: &Figure, over: &[&Figure], fraction: &str) -> Verdict {
+    let m = &c.member.name;
     match c.level {
         Level::Slow | Level::Critical => {
             let since = state.slow_since_ms.unwrap_or(c.now_ms);
-            Verdict {
-                status: Tri::False,
-                reason: "SlowDiskPending",
-                message: format!(
-                    "etcd member {m}: {}, since {}; SlowDisk turns True once that lasts {for_}.{fraction}",
-                    over_text(&over),
-                    rfc3339(since)
-                ),
-            }
+            let message = format!(
+                "etcd member {m}: {}, since {}; SlowDisk turns True once that lasts {}.{fraction}",
+                over_text(over),
+                rfc3339(since),
+                for_text(c.t)
+            );
+            Verdict::new(Tri::False, Reason::SlowDiskPending, message)
         }
-        Level::Advisory => Verdict {
-            status: Tri::False,
-            reason: "AboveRecommendation",
-            message: format!(
+        Level::Advisory => {
+            let message = format!(
                 "etcd member {m}: {} is under the {} threshold but above etcd's recommendation (WAL fsync p99 < {}, backend commit p99 < {}); keep an eye on the disk.",
                 describe(worst),
                 seconds(worst.3),
                 seconds(c.t.advisory_wal_fsync_p99),
                 seconds(c.t.advisory_backend_commit_p99)
-            ),
-        },
-        Level::Ok => Verdict {
-            status: Tri::False,
-            reason: "DiskFast",
-            message: format!(
+            );
+            Verdict::new(Tri::False, Reason::AboveRecommendation, message)
+        }
+        Level::Ok => {
+            let message = format!(
                 "The slowest member, {m}, has {}, within etcd's recommendation; no member's disk is slow.",
                 describe(worst)
-            ),
-        },
+            );
+            Verdict::new(Tri::False, Reason::DiskFast, message)
+        }
     }
 }
 
@@ -147,29 +157,26 @@ pub(super) fn no_figures(prev: &State, members: &[MemberReading]) -> Verdict {
     let failing: Vec<&str> = members.iter().filter(|m| m.error.is_some()).map(|m| m.name.as_str()).collect();
     let held = if prev.slow { " SlowDisk was True at the last reading; its timers are kept." } else { "" };
     if !members.is_empty() && failing.len() == members.len() {
-        return Verdict {
-            status: Tri::Unknown,
-            reason: "MembersUnreachable",
-            message: format!("No disk figures: no member could be read ({}).{held}", failing.join(", ")),
-        };
+        return Verdict::new(
+            Tri::Unknown,
+            Reason::MembersUnreachable,
+            format!("No disk figures: no member could be read ({}).{held}", failing.join(", ")),
+        );
     }
-    Verdict {
-        status: Tri::Unknown,
-        reason: "WaitingForData",
-        message: format!("No disk figures yet: quantiles need two scrapes of a member inside the window.{held}"),
-    }
+    Verdict::new(
+        Tri::Unknown,
+        Reason::WaitingForData,
+        format!("No disk figures yet: quantiles need two scrapes of a member inside the window.{held}"),
+    )
 }
 
 pub(super) fn leader(t: &Thresholds, members: &[MemberReading]) -> Verdict {
     if let Some(m) = members.iter().find(|m| m.has_leader == Some(false)) {
-        return Verdict {
-            status: Tri::True,
-            reason: "NoLeader",
-            message: format!(
-                "etcd member {} has no leader: the cluster cannot commit writes until one is elected.",
-                m.name
-            ),
-        };
+        return Verdict::new(
+            Tri::True,
+            Reason::NoLeader,
+            format!("etcd member {} has no leader: the cluster cannot commit writes until one is elected.", m.name),
+        );
     }
     let changes = members.iter().filter_map(|m| Some((m, m.leader_changes?))).max_by(|a, b| a.1.total_cmp(&b.1));
     match changes {
@@ -179,23 +186,23 @@ pub(super) fn leader(t: &Thresholds, members: &[MemberReading]) -> Verdict {
                 .filter(|f| *f > 0.0)
                 .map(|f| format!(" and failed to send {f:.0} heartbeats"))
                 .unwrap_or_default();
-            Verdict {
-                status: Tri::True,
-                reason: "FrequentLeaderChanges",
-                message: format!(
+            Verdict::new(
+                Tri::True,
+                Reason::FrequentLeaderChanges,
+                format!(
                     "etcd member {} saw {n:.0} leader changes{failures} in the last {} (threshold {:.0}); members miss heartbeats when their disk or network is slow.",
                     m.name,
                     window(t),
                     t.leader_changes
                 ),
-            }
+            )
         }
-        Some((_, n)) => Verdict {
-            status: Tri::False,
-            reason: "Stable",
-            message: format!("Every member has a leader; at most {n:.0} leader changes in the last {}.", window(t)),
-        },
-        None => Verdict { status: Tri::Unknown, reason: "WaitingForData", message: "No leader figures yet.".into() },
+        Some((_, n)) => Verdict::new(
+            Tri::False,
+            Reason::Stable,
+            format!("Every member has a leader; at most {n:.0} leader changes in the last {}.", window(t)),
+        ),
+        None => Verdict::new(Tri::Unknown, Reason::WaitingForData, "No leader figures yet."),
     }
 }
 
@@ -203,20 +210,20 @@ pub(super) fn reachable(members: &[MemberReading]) -> Verdict {
     let failing: Vec<String> =
         members.iter().filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.name))).collect();
     if members.is_empty() {
-        return Verdict { status: Tri::Unknown, reason: "NoMembers", message: "No members to read.".into() };
+        return Verdict::new(Tri::Unknown, Reason::NoMembers, "No members to read.");
     }
     if failing.is_empty() {
-        return Verdict {
-            status: Tri::True,
-            reason: "AllMembersAnswered",
-            message: format!("All {} members answered their last scrape.", members.len()),
-        };
+        return Verdict::new(
+            Tri::True,
+            Reason::AllMembersAnswered,
+            format!("All {} members answered their last scrape.", members.len()),
+        );
     }
-    Verdict {
-        status: Tri::False,
-        reason: "ScrapeFailed",
-        message: format!("{} of {} members could not be read: {}.", failing.len(), members.len(), failing.join("; ")),
-    }
+    Verdict::new(
+        Tri::False,
+        Reason::ScrapeFailed,
+        format!("{} of {} members could not be read: {}.", failing.len(), members.len(), failing.join("; ")),
+    )
 }
 
 /// Database near its quota, file descriptors near their limit: worth a sentence in Ready.
@@ -246,30 +253,22 @@ fn warnings(members: &[MemberReading]) -> Vec<String> {
 
 pub(super) fn ready(members: &[MemberReading], have_figures: bool) -> Verdict {
     if members.iter().any(|m| m.error.is_some()) {
-        return Verdict {
-            status: Tri::False,
-            reason: "MembersUnreachable",
-            message: "Some members could not be read; see Reachable.".into(),
-        };
+        return Verdict::new(Tri::False, Reason::MembersUnreachable, "Some members could not be read; see Reachable.");
     }
     if !have_figures {
-        return Verdict {
-            status: Tri::False,
-            reason: "WaitingForWindow",
-            message: "Collecting a second scrape to compute quantiles over the window.".into(),
-        };
+        return Verdict::new(
+            Tri::False,
+            Reason::WaitingForWindow,
+            "Collecting a second scrape to compute quantiles over the window.",
+        );
     }
     let warnings = warnings(members);
     if warnings.is_empty() {
-        return Verdict {
-            status: Tri::True,
-            reason: "Evaluated",
-            message: "Every member was read and evaluated.".into(),
-        };
+        return Verdict::new(Tri::True, Reason::Evaluated, "Every member was read and evaluated.");
     }
-    Verdict {
-        status: Tri::True,
-        reason: "EvaluatedWithWarnings",
-        message: format!("Every member was read and evaluated. Warning: {}.", warnings.join("; ")),
-    }
+    Verdict::new(
+        Tri::True,
+        Reason::EvaluatedWithWarnings,
+        format!("Every member was read and evaluated. Warning: {}.", warnings.join("; ")),
+    )
 }

@@ -2,8 +2,10 @@
 //! leader stability and reachability, each with a sentence that says what it means and what to do.
 
 mod message;
+mod reason;
 
 pub use message::REMEDY;
+pub use reason::{Histogram, Reason};
 
 /// Levels, in seconds (and a count for leader changes).
 #[derive(Clone, Debug, PartialEq)]
@@ -79,8 +81,17 @@ pub enum Level {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
     pub status: Tri,
+    /// Why, as a type: match on this, never on `reason`.
+    pub cause: Reason,
+    /// `cause` as text (the condition's reason).
     pub reason: &'static str,
     pub message: String,
+}
+
+impl Verdict {
+    pub fn new(status: Tri, cause: Reason, message: impl Into<String>) -> Self {
+        Self { status, cause, reason: cause.as_str(), message: message.into() }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,10 +123,10 @@ pub struct Evaluation {
 }
 
 /// A member's disk figures against the thresholds: (level, which histogram, p99, slow threshold).
-type Rated = (Level, &'static str, P99, f64);
+type Rated = (Level, Histogram, P99, f64);
 
 fn rate_member(m: &MemberReading, t: &Thresholds) -> Vec<Rated> {
-    let rate = |p: Option<P99>, slow: f64, advisory: f64, which: &'static str| {
+    let rate = |p: Option<P99>, slow: f64, advisory: f64, which: Histogram| {
         p.map(|p| {
             let level = if p.value > t.critical {
                 Level::Critical
@@ -129,8 +140,9 @@ fn rate_member(m: &MemberReading, t: &Thresholds) -> Vec<Rated> {
             (level, which, p, slow)
         })
     };
-    let wal = rate(m.wal_fsync_p99, t.wal_fsync_p99, t.advisory_wal_fsync_p99, "WAL fsync");
-    let commit = rate(m.backend_commit_p99, t.backend_commit_p99, t.advisory_backend_commit_p99, "backend commit");
+    let wal = rate(m.wal_fsync_p99, t.wal_fsync_p99, t.advisory_wal_fsync_p99, Histogram::WalFsync);
+    let commit =
+        rate(m.backend_commit_p99, t.backend_commit_p99, t.advisory_backend_commit_p99, Histogram::BackendCommit);
     [wal, commit].into_iter().flatten().collect()
 }
 

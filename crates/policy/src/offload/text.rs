@@ -1,6 +1,6 @@
 //! Sentences for offload decisions.
 
-use super::{Action, Decision, Observation, Phase, Rules, State};
+use super::{Action, Decision, Observation, Phase, Reason, Rules, State};
 use crate::format::{seconds, span};
 
 pub(super) struct Ctx<'a> {
@@ -23,17 +23,17 @@ impl Ctx<'_> {
         state: State,
         action: Action,
         phase: Phase,
-        reason: &'static str,
+        cause: Reason,
         message: String,
         telemetry_ok: bool,
     ) -> Decision {
-        Decision { state, action, phase, reason, message, telemetry_ok }
+        Decision { state, action, phase, cause, reason: cause.as_str(), message, telemetry_ok }
     }
 
     /// "fps 6.2 < 10" or "latency 212ms > 150ms".
-    pub fn observed_violation(&self, reason: &str) -> String {
+    pub fn observed_violation(&self, reason: Reason) -> String {
         match (reason, self.o.fps, self.o.latency_seconds) {
-            ("FpsBelowThreshold", Some(f), _) => {
+            (Reason::FpsBelowThreshold, Some(f), _) => {
                 format!("fps {} < {}", fps(f), trim(self.r.fps_below.unwrap_or_default()))
             }
             (_, _, Some(l)) => {

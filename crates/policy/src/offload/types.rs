@@ -138,7 +138,9 @@ pub struct Decision {
     pub state: State,
     pub action: Action,
     pub phase: Phase,
-    /// Machine-readable cause (Event reason), e.g. `FpsBelowThreshold`, `Recovered`.
+    /// Why, as a type: match on this, never on `reason`.
+    pub cause: super::Reason,
+    /// `cause` as text (Event and condition reason), e.g. `FpsBelowThreshold`, `Recovered`.
     pub reason: &'static str,
     /// The decision in one sentence, with the numbers.
     pub message: String,
