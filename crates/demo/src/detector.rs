@@ -199,7 +199,7 @@ impl Detector {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, flag) = (state.clone(), stop.clone());
         std::thread::spawn(move || {
-            crate::sim::serve_metrics(listener, move || page(&s.lock().unwrap_or_else(|p| p.into_inner())))
+            continuum_testenv::sim::serve_metrics(listener, move || page(&s.lock().unwrap_or_else(|p| p.into_inner())))
         });
         let (s, flag2) = (state.clone(), flag.clone());
         std::thread::spawn(move || simulate(source, ramp, s, flag2));

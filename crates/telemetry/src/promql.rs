@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::fetch::{FetchError, Fetcher};
@@ -110,29 +112,17 @@ fn sample(v: &Value) -> Option<(f64, f64)> {
     Some((ts, value))
 }
 
-/// RFC 3986 percent-encoding of a query parameter.
+/// What a query parameter's value keeps unencoded: RFC 3986's unreserved characters.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// RFC 3986 percent-encoding of a query parameter (UTF-8, upper-case hex, space as `%20`).
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-/// Standard base64 (for HTTP basic auth).
+/// Standard base64 with padding (for HTTP basic auth).
 pub fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
+    BASE64_STANDARD.encode(data)
 }
 
 #[cfg(test)]
@@ -168,10 +158,36 @@ mod tests {
     }
 
     #[test]
-    fn encoding_helpers() {
+    fn query_strings_are_percent_encoded_per_rfc_3986() {
         assert_eq!(percent_encode(r#"rate(x{job="etcd"}[5m])"#), "rate%28x%7Bjob%3D%22etcd%22%7D%5B5m%5D%29");
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"a"), "YQ==");
+        // Spaces, `+`, `&`, `#`, `/` and `%` would change the URL's meaning: all encoded.
+        assert_eq!(
+            percent_encode("sum by (le) (a + b) / 2 & x#y%"),
+            "sum%20by%20%28le%29%20%28a%20%2B%20b%29%20%2F%202%20%26%20x%23y%25"
+        );
+        assert_eq!(percent_encode("A-Z_a.z~09"), "A-Z_a.z~09");
+        // Non-ASCII label values go as UTF-8 bytes.
+        assert_eq!(percent_encode("zone=\"Zürich\""), "zone%3D%22Z%C3%BCrich%22");
+        assert_eq!(percent_encode(""), "");
+    }
+
+    #[test]
+    fn basic_auth_credentials_are_standard_padded_base64() {
+        // RFC 4648 section 10 test vectors.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+        // RFC 7617's example: `Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==`.
+        assert_eq!(base64(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        // The standard alphabet's `+` and `/`, not the URL-safe `-` and `_`.
+        assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
     }
 }

@@ -4,7 +4,7 @@
 //! away), with
 //! two fake nodes labelled like the testbed: a Raspberry Pi and a Jetson AGX Orin.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::controlplane::free_ports;
@@ -61,62 +61,10 @@ impl EdgeCluster {
     pub fn start() -> Result<Self> {
         let binaries = gobuild::edge()?;
         let cp = ControlPlane::start()?;
-        let kubeconfig = cp.kubeconfig.display().to_string();
-        let log = |name: &str| cp.dir.join(format!("{name}.log"));
         let [kcm_port, scheduler_port, kwok_port] = free_ports()?;
-        let controller_manager = Guarded::spawn(
-            "kube-controller-manager",
-            &binaries.kube_controller_manager,
-            &[
-                format!("--kubeconfig={kubeconfig}"),
-                "--leader-elect=false".into(),
-                // node-lifecycle lifts the not-ready taint the API server puts on new nodes once KWOK
-                // reports them Ready (and heartbeats keep them so).
-                "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,serviceaccount-controller,node-lifecycle-controller".into(),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={kcm_port}"),
-                "--concurrent-deployment-syncs=2".into(),
-            ],
-            &log("kube-controller-manager"),
-        )?;
-        let scheduler = Guarded::spawn(
-            "kube-scheduler",
-            &binaries.kube_scheduler,
-            &[
-                format!("--kubeconfig={kubeconfig}"),
-                "--leader-elect=false".into(),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={scheduler_port}"),
-            ],
-            &log("kube-scheduler"),
-        )?;
-        // KWOK's own stages, read from its Go module: nodes become Ready, pods Running and Ready,
-        // deleted pods go away.
-        let kwok_src = gobuild::module_dir("sigs.k8s.io/kwok", &versions::kwok())?;
-        let stages = [
-            "node/fast/node-initialize.yaml",
-            "node/heartbeat/node-heartbeat.yaml",
-            "pod/fast/pod-ready.yaml",
-            "pod/fast/pod-delete.yaml",
-        ]
-        .map(|s| format!("--config={}", kwok_src.join("kustomize/stage").join(s).display()));
-        let kwok = Guarded::spawn(
-            "kwok",
-            &binaries.kwok,
-            &[
-                stages[0].clone(),
-                stages[1].clone(),
-                stages[2].clone(),
-                stages[3].clone(),
-                format!("--kubeconfig={kubeconfig}"),
-                "--manage-all-nodes=false".into(),
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
-                "--node-ip=10.20.0.1".into(),
-                "--cidr=10.30.0.0/16".into(),
-                format!("--server-address=127.0.0.1:{kwok_port}"),
-            ],
-            &log("kwok"),
-        )?;
+        let controller_manager = spawn_controller_manager(&cp, &binaries, kcm_port)?;
+        let scheduler = spawn_scheduler(&cp, &binaries, scheduler_port)?;
+        let kwok = spawn_kwok(&cp, &binaries, kwok_port)?;
         let edge = Self { cp, binaries, controller_manager, scheduler, kwok };
         edge.apply(NODES)?;
         edge.wait_nodes_ready(Duration::from_secs(60))?;
@@ -183,4 +131,56 @@ impl EdgeCluster {
     pub fn healthy(&self) -> bool {
         self.controller_manager.is_running() && self.scheduler.is_running() && self.kwok.is_running()
     }
+}
+
+fn log(cp: &ControlPlane, name: &str) -> PathBuf {
+    cp.dir.join(format!("{name}.log"))
+}
+
+fn spawn_controller_manager(cp: &ControlPlane, binaries: &EdgeBinaries, port: u16) -> Result<Guarded> {
+    let args = [
+        format!("--kubeconfig={}", cp.kubeconfig.display()),
+        "--leader-elect=false".into(),
+        // node-lifecycle lifts the not-ready taint the API server puts on new nodes once KWOK
+        // reports them Ready (and heartbeats keep them so).
+        "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,serviceaccount-controller,node-lifecycle-controller".into(),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+        "--concurrent-deployment-syncs=2".into(),
+    ];
+    let name = "kube-controller-manager";
+    Guarded::spawn(name, &binaries.kube_controller_manager, &args, &log(cp, name))
+}
+
+fn spawn_scheduler(cp: &ControlPlane, binaries: &EdgeBinaries, port: u16) -> Result<Guarded> {
+    let args = [
+        format!("--kubeconfig={}", cp.kubeconfig.display()),
+        "--leader-elect=false".into(),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+    ];
+    Guarded::spawn("kube-scheduler", &binaries.kube_scheduler, &args, &log(cp, "kube-scheduler"))
+}
+
+/// KWOK with its own stages, read from its Go module: nodes become Ready, pods Running and
+/// Ready, deleted pods go away.
+fn spawn_kwok(cp: &ControlPlane, binaries: &EdgeBinaries, port: u16) -> Result<Guarded> {
+    let kwok_src = gobuild::module_dir("sigs.k8s.io/kwok", &versions::kwok())?;
+    let stages = [
+        "node/fast/node-initialize.yaml",
+        "node/heartbeat/node-heartbeat.yaml",
+        "pod/fast/pod-ready.yaml",
+        "pod/fast/pod-delete.yaml",
+    ];
+    let mut args: Vec<String> =
+        stages.iter().map(|s| format!("--config={}", kwok_src.join("kustomize/stage").join(s).display())).collect();
+    args.extend([
+        format!("--kubeconfig={}", cp.kubeconfig.display()),
+        "--manage-all-nodes=false".into(),
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+        "--node-ip=10.20.0.1".into(),
+        "--cidr=10.30.0.0/16".into(),
+        format!("--server-address=127.0.0.1:{port}"),
+    ]);
+    Guarded::spawn("kwok", &binaries.kwok, &args, &log(cp, "kwok"))
 }

@@ -6,6 +6,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
+
 use crate::certs::{self, Certs};
 use crate::error::{Error, Result, io};
 use crate::gobuild;
@@ -143,11 +145,8 @@ impl Etcd {
 
 fn put_at(port: u16, key: &str, value: &str) -> Result<()> {
     {
-        let body = format!(
-            "{{\"key\":\"{}\",\"value\":\"{}\"}}",
-            continuum_telemetry::promql::base64(key.as_bytes()),
-            continuum_telemetry::promql::base64(value.as_bytes())
-        );
+        let body =
+            format!("{{\"key\":\"{}\",\"value\":\"{}\"}}", BASE64_STANDARD.encode(key), BASE64_STANDARD.encode(value));
         let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(io("connecting to etcd"))?;
         stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(io("setting a timeout"))?;
         write!(stream, "POST /v3/kv/put HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())

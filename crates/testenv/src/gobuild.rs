@@ -27,25 +27,20 @@ pub struct Binaries {
 /// Concurrent callers (parallel test binaries) wait on a file lock instead of building twice.
 pub fn ensure() -> Result<Binaries> {
     let (kube, etcd) = (versions::kubernetes(), versions::etcd());
-    let bin = paths::cache_dir()?.join("bin");
+    let bin = bin_dir()?;
     let bins = Binaries {
         etcd: bin.join(format!("etcd-{etcd}")).join("etcd"),
         kube_apiserver: bin.join(format!("kubernetes-{kube}")).join("kube-apiserver"),
         kubectl: bin.join(format!("kubernetes-{kube}")).join("kubectl"),
     };
-    if [&bins.etcd, &bins.kube_apiserver, &bins.kubectl].iter().all(|p| p.is_file()) {
-        return Ok(bins);
-    }
-    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
-    let lock_path = bin.join(".build.lock");
-    let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
-    lock.lock().map_err(io("locking the build directory"))?;
-    if !bins.etcd.is_file() {
-        build_etcd(&etcd, &bins.etcd)?;
-    }
-    if !bins.kube_apiserver.is_file() || !bins.kubectl.is_file() {
-        build_kubernetes(&kube, &bins)?;
-    }
+    cached(".build.lock", &[&bins.etcd], || {
+        let ldflags = format!("-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA={etcd}");
+        build_one("etcd", "go.etcd.io/etcd/server/v3", &etcd, "go.etcd.io/etcd/server/v3", &ldflags, &bins.etcd)
+    })?;
+    cached(".build.lock", &[&bins.kube_apiserver, &bins.kubectl], || {
+        let outputs = [("kube-apiserver", &bins.kube_apiserver), ("kubectl", &bins.kubectl)];
+        build_kubernetes(&kube, &format!("kubernetes-{kube}"), &outputs)
+    })?;
     Ok(bins)
 }
 
@@ -53,23 +48,11 @@ pub fn ensure() -> Result<Binaries> {
 /// if needed. Kept apart from [`ensure`] so that tests that do not need it never build it.
 pub fn helm() -> Result<PathBuf> {
     let version = versions::helm();
-    let bin = paths::cache_dir()?.join("bin");
-    let out = bin.join(format!("helm-{version}")).join("helm");
-    if out.is_file() {
-        return Ok(out);
-    }
-    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
-    let lock_path = bin.join(".build-helm.lock");
-    let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
-    lock.lock().map_err(io("locking the build directory"))?;
-    if !out.is_file() {
-        let dir = paths::cache_dir()?.join("build").join(format!("helm-{version}"));
-        let go_mod =
-            format!("module continuum.dev/controlplane-build/helm\n\ngo 1.26.0\n\nrequire helm.sh/helm/v3 {version}\n");
-        write_module(&dir, &go_mod, &["helm.sh/helm/v3/cmd/helm"])?;
+    let out = bin_dir()?.join(format!("helm-{version}")).join("helm");
+    cached(".build-helm.lock", &[&out], || {
         let ldflags = format!("-s -w -X helm.sh/helm/v3/internal/version.version={version}");
-        go_build(&dir, "helm.sh/helm/v3/cmd/helm", &ldflags, &out, &format!("helm {version}"))?;
-    }
+        build_one("helm", "helm.sh/helm/v3", &version, "helm.sh/helm/v3/cmd/helm", &ldflags, &out)
+    })?;
     Ok(out)
 }
 
@@ -85,34 +68,61 @@ pub struct EdgeBinaries {
 /// plane) and kwok (`sigs.k8s.io/kwok/cmd/kwok`), building the missing ones first.
 pub fn edge() -> Result<EdgeBinaries> {
     let (kube, kwok) = (versions::kubernetes(), versions::kwok());
-    let bin = paths::cache_dir()?.join("bin");
+    let bin = bin_dir()?;
     let bins = EdgeBinaries {
         kube_controller_manager: bin.join(format!("kubernetes-{kube}")).join("kube-controller-manager"),
         kube_scheduler: bin.join(format!("kubernetes-{kube}")).join("kube-scheduler"),
         kwok: bin.join(format!("kwok-{kwok}")).join("kwok"),
     };
-    if [&bins.kube_controller_manager, &bins.kube_scheduler, &bins.kwok].iter().all(|p| p.is_file()) {
-        return Ok(bins);
+    cached(".build-edge.lock", &[&bins.kube_controller_manager, &bins.kube_scheduler], || {
+        let outputs =
+            [("kube-controller-manager", &bins.kube_controller_manager), ("kube-scheduler", &bins.kube_scheduler)];
+        build_kubernetes(&kube, &format!("kubernetes-edge-{kube}"), &outputs)
+    })?;
+    cached(".build-edge.lock", &[&bins.kwok], || {
+        build_one("kwok", "sigs.k8s.io/kwok", &kwok, "sigs.k8s.io/kwok/cmd/kwok", "-s -w", &bins.kwok)
+    })?;
+    Ok(bins)
+}
+
+fn bin_dir() -> Result<PathBuf> {
+    Ok(paths::cache_dir()?.join("bin"))
+}
+
+/// Runs `build` unless every one of `outputs` exists. The build holds the file lock `lock` in the
+/// cache's `bin` directory, so parallel test binaries build once: whoever waited on the lock
+/// looks again and finds the outputs.
+fn cached(lock: &str, outputs: &[&Path], build: impl FnOnce() -> Result<()>) -> Result<()> {
+    let present = || outputs.iter().all(|p| p.is_file());
+    if present() {
+        return Ok(());
     }
+    let bin = bin_dir()?;
     std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
-    let lock_path = bin.join(".build-edge.lock");
+    let lock_path = bin.join(lock);
     let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
     lock.lock().map_err(io("locking the build directory"))?;
-    if !bins.kube_controller_manager.is_file() || !bins.kube_scheduler.is_file() {
-        let dir = paths::cache_dir()?.join("build").join(format!("kubernetes-edge-{kube}"));
-        let mains = ["k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler"];
-        let ldflags = kubernetes_module(&kube, &dir, &mains)?;
-        go_build(&dir, mains[0], &ldflags, &bins.kube_controller_manager, &format!("kube-controller-manager {kube}"))?;
-        go_build(&dir, mains[1], &ldflags, &bins.kube_scheduler, &format!("kube-scheduler {kube}"))?;
+    if present() { Ok(()) } else { build() }
+}
+
+/// Builds `package` of `module@version` through a wrapper module `name` that requires it.
+fn build_one(name: &str, module: &str, version: &str, package: &str, ldflags: &str, out: &Path) -> Result<()> {
+    let dir = paths::cache_dir()?.join("build").join(format!("{name}-{version}"));
+    let go_mod = format!("module continuum.dev/controlplane-build/{name}\n\ngo 1.26.0\n\nrequire {module} {version}\n");
+    write_module(&dir, &go_mod, &[package])?;
+    go_build(&dir, package, ldflags, out, &format!("{name} {version}"))
+}
+
+/// Builds the named commands of k8s.io/kubernetes (`cmd/<name>`) in the wrapper module `wrapper`.
+fn build_kubernetes(version: &str, wrapper: &str, outputs: &[(&str, &PathBuf)]) -> Result<()> {
+    let dir = paths::cache_dir()?.join("build").join(wrapper);
+    let mains: Vec<String> = outputs.iter().map(|(name, _)| format!("k8s.io/kubernetes/cmd/{name}")).collect();
+    let mains: Vec<&str> = mains.iter().map(String::as_str).collect();
+    let ldflags = kubernetes_module(version, &dir, &mains)?;
+    for ((name, out), main) in outputs.iter().zip(&mains) {
+        go_build(&dir, main, &ldflags, out, &format!("{name} {version}"))?;
     }
-    if !bins.kwok.is_file() {
-        let dir = paths::cache_dir()?.join("build").join(format!("kwok-{kwok}"));
-        let go_mod =
-            format!("module continuum.dev/controlplane-build/kwok\n\ngo 1.26.0\n\nrequire sigs.k8s.io/kwok {kwok}\n");
-        write_module(&dir, &go_mod, &["sigs.k8s.io/kwok/cmd/kwok"])?;
-        go_build(&dir, "sigs.k8s.io/kwok/cmd/kwok", "-s -w", &bins.kwok, &format!("kwok {kwok}"))?;
-    }
-    Ok(bins)
+    Ok(())
 }
 
 /// Directory of a Go module's source in the module cache (downloaded if needed), e.g. to read the
@@ -120,30 +130,8 @@ pub fn edge() -> Result<EdgeBinaries> {
 pub fn module_dir(module: &str, version: &str) -> Result<PathBuf> {
     let dir = paths::cache_dir()?.join("build").join("downloads");
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-    let mut cmd = Command::new("go");
-    cmd.args(["mod", "download", "-json", &format!("{module}@{version}")]).current_dir(&dir);
-    let stdout = run_logged(cmd, &dir.join("download.log"), &format!("go mod download {module}@{version}"))?;
-    let json: serde_json::Value = serde_json::from_str(&stdout).map_err(|_| Error::NoGoMod(module.to_owned()))?;
+    let json = go_mod_download(module, version, &dir)?;
     json["Dir"].as_str().map(PathBuf::from).ok_or_else(|| Error::NoGoMod(module.to_owned()))
-}
-
-fn build_etcd(version: &str, out: &Path) -> Result<()> {
-    let dir = paths::cache_dir()?.join("build").join(format!("etcd-{version}"));
-    let go_mod = format!(
-        "module continuum.dev/controlplane-build/etcd\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 {version}\n"
-    );
-    write_module(&dir, &go_mod, &["go.etcd.io/etcd/server/v3"])?;
-    let ldflags = format!("-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA={version}");
-    go_build(&dir, "go.etcd.io/etcd/server/v3", &ldflags, out, &format!("etcd {version}"))
-}
-
-fn build_kubernetes(version: &str, bins: &Binaries) -> Result<()> {
-    let dir = paths::cache_dir()?.join("build").join(format!("kubernetes-{version}"));
-    let mains = ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kubectl"];
-    let ldflags = kubernetes_module(version, &dir, &mains)?;
-    let label = format!("kube-apiserver {version}");
-    go_build(&dir, mains[0], &ldflags, &bins.kube_apiserver, &label)?;
-    go_build(&dir, mains[1], &ldflags, &bins.kubectl, &format!("kubectl {version}"))
 }
 
 /// Writes the wrapper module for `mains` of k8s.io/kubernetes into `dir`; returns the ldflags
@@ -188,13 +176,17 @@ pub fn staging_modules(go_mod: &str) -> Vec<String> {
 }
 
 fn download_go_mod(module: &str, version: &str, dir: &Path) -> Result<String> {
-    let log = dir.join("download.log");
-    let mut cmd = Command::new("go");
-    cmd.args(["mod", "download", "-json", &format!("{module}@{version}")]).current_dir(dir);
-    let stdout = run_logged(cmd, &log, &format!("go mod download {module}@{version}"))?;
-    let json: serde_json::Value = serde_json::from_str(&stdout).map_err(|_| Error::NoGoMod(module.to_owned()))?;
+    let json = go_mod_download(module, version, dir)?;
     let path = json["GoMod"].as_str().ok_or_else(|| Error::NoGoMod(module.to_owned()))?;
     std::fs::read_to_string(path).map_err(io(format!("reading {path}")))
+}
+
+/// `go mod download -json module@version` in `dir`: where the module and its go.mod are.
+fn go_mod_download(module: &str, version: &str, dir: &Path) -> Result<serde_json::Value> {
+    let mut cmd = Command::new("go");
+    cmd.args(["mod", "download", "-json", &format!("{module}@{version}")]).current_dir(dir);
+    let stdout = run_logged(cmd, &dir.join("download.log"), &format!("go mod download {module}@{version}"))?;
+    serde_json::from_str(&stdout).map_err(|_| Error::NoGoMod(module.to_owned()))
 }
 
 fn write_module(dir: &Path, go_mod: &str, mains: &[&str]) -> Result<()> {

@@ -1,4 +1,4 @@
-//! A real control plane for tests and the demo: etcd and kube-apiserver built from Go modules
+//! A real control plane for tests (and the demo in `continuum-demo`): etcd and kube-apiserver built from Go modules
 //! (cached per version), started on loopback with generated certificates.
 //!
 //! ```no_run
@@ -9,7 +9,6 @@
 
 pub mod certs;
 mod controlplane;
-pub mod detector;
 pub mod edge;
 mod error;
 pub mod etcd;
@@ -17,7 +16,6 @@ pub mod gobuild;
 pub mod guard;
 pub mod paths;
 pub mod prometheus;
-pub mod scene;
 pub mod sim;
 pub mod versions;
 

@@ -6,8 +6,13 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::error::{Error, Result, io};
 use crate::guard::Guarded;
+
+/// Everything but RFC 3986's unreserved characters is encoded in a query parameter's value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 #[derive(Debug)]
 pub struct Prometheus {
@@ -56,7 +61,7 @@ impl Prometheus {
 
     /// Instant query at `time` (unix seconds, or now); returns the raw JSON answer.
     pub fn query(&self, promql: &str, time: Option<f64>) -> Result<String> {
-        let mut path = format!("/api/v1/query?query={}", continuum_telemetry::promql::percent_encode(promql));
+        let mut path = format!("/api/v1/query?query={}", utf8_percent_encode(promql, QUERY_VALUE));
         if let Some(t) = time {
             path.push_str(&format!("&time={t:.3}"));
         }

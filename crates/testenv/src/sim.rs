@@ -93,8 +93,8 @@ pub fn primary_address() -> Option<std::net::IpAddr> {
 }
 
 /// Answers every request on `listener` with a Prometheus text page from `page` (HTTP/1.0, then
-/// close), until the process ends.
-pub(crate) fn serve_metrics(listener: TcpListener, page: impl Fn() -> String) {
+/// close), until the process ends. The demo's simulated detector serves its page with it too.
+pub fn serve_metrics(listener: TcpListener, page: impl Fn() -> String) {
     for stream in listener.incoming().map_while(Result::ok) {
         let mut stream = stream;
         let mut buf = [0u8; 2048];

@@ -3,74 +3,105 @@
 //! ```text
 //! continuum-sim agent --name raspberrypi --latency 0.075 [--port N]
 //! continuum-sim detector [--metrics-port N] [--ramp 0:1,20:4,60:4,70:1]
-//!     (--endpoint tcp://HOST:PORT | --follow-pods KUBECONFIG --namespace NS --app NAME [--var VAR])
+//!     (--endpoint tcp://HOST:PORT | --follow-pods KUBECONFIG [--namespace NS] [--app NAME] [--var VAR])
 //! ```
 //! Each prints the port it listens on and runs until killed.
 
-use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use continuum_testenv::detector::{Detector, EndpointSource, ProfileAgent, Ramp};
+use clap::{Parser, Subcommand};
+use continuum_demo::detector::{Detector, EndpointSource, ProfileAgent, Ramp};
 
-fn flags(args: &[String]) -> Result<HashMap<String, String>, String> {
-    let mut map = HashMap::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let name = flag.strip_prefix("--").ok_or_else(|| format!("unexpected argument {flag}"))?;
-        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        map.insert(name.to_owned(), value.clone());
-    }
-    Ok(map)
+#[derive(Debug, Parser)]
+#[command(name = "continuum-sim", about = "The simulated detector and vAccel agents, as processes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
 }
 
-fn port(f: &HashMap<String, String>, name: &str) -> Result<u16, String> {
-    f.get(name).map_or(Ok(0), |p| p.parse().map_err(|_| format!("--{name}: not a port: {p}")))
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// A vAccel agent stand-in that tells every connection its inference latency.
+    Agent {
+        /// Its name (the detector reports it, e.g. raspberrypi).
+        #[arg(long)]
+        name: String,
+        /// Inference latency at load 1, seconds.
+        #[arg(long)]
+        latency: f64,
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// The object detector, exporting fps and latency on /metrics.
+    Detector(DetectorArgs),
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let (cmd, rest) = args.split_first().ok_or("usage: continuum-sim agent|detector [flags]")?;
-    let f = flags(rest)?;
-    match cmd.as_str() {
-        "agent" => {
-            let name = f.get("name").ok_or("--name is required")?;
-            let latency: f64 =
-                f.get("latency").ok_or("--latency is required")?.parse().map_err(|_| "--latency: seconds")?;
-            let agent = ProfileAgent::start(name, latency, port(&f, "port")?).map_err(|e| e.to_string())?;
-            println!("{}", agent.port);
-            loop {
-                std::thread::park();
-            }
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["endpoint", "follow_pods"]))]
+struct DetectorArgs {
+    /// Port of /metrics on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    metrics_port: u16,
+    /// Load over time, seconds:load points.
+    #[arg(long, default_value = "0:1")]
+    ramp: String,
+    /// A fixed agent address.
+    #[arg(long, value_name = "tcp://HOST:PORT")]
+    endpoint: Option<String>,
+    /// Follow the newest Ready pod of a Deployment in the cluster of this kubeconfig.
+    #[arg(long, value_name = "KUBECONFIG")]
+    follow_pods: Option<PathBuf>,
+    #[arg(long, default_value = "kubectl")]
+    kubectl: PathBuf,
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// The pods' `app` label.
+    #[arg(long, default_value = "detector")]
+    app: String,
+    /// The pods' env var holding the agent address.
+    #[arg(long, default_value = "VACCEL_RPC_ADDRESS")]
+    var: String,
+}
+
+fn run(command: Cmd) -> Result<Infallible, String> {
+    match command {
+        Cmd::Agent { name, latency, port } => {
+            let agent = ProfileAgent::start(&name, latency, port).map_err(|e| e.to_string())?;
+            serve(agent.port, agent)
         }
-        "detector" => {
-            let ramp = Ramp::parse(f.get("ramp").map_or("0:1", String::as_str))?;
-            let source = match (f.get("endpoint"), f.get("follow-pods")) {
-                (Some(e), None) => EndpointSource::Fixed(e.clone()),
+        Cmd::Detector(args) => {
+            let ramp = Ramp::parse(&args.ramp)?;
+            let source = match (args.endpoint, args.follow_pods) {
+                (Some(endpoint), _) => EndpointSource::Fixed(endpoint),
                 (None, Some(kubeconfig)) => EndpointSource::Pods {
-                    kubectl: f.get("kubectl").map_or_else(|| "kubectl".into(), Into::into),
-                    kubeconfig: kubeconfig.into(),
-                    namespace: f.get("namespace").cloned().unwrap_or_else(|| "default".into()),
-                    app: f.get("app").cloned().unwrap_or_else(|| "detector".into()),
-                    var: f.get("var").cloned().unwrap_or_else(|| "VACCEL_RPC_ADDRESS".into()),
+                    kubectl: args.kubectl,
+                    kubeconfig,
+                    namespace: args.namespace,
+                    app: args.app,
+                    var: args.var,
                 },
-                _ => return Err("give exactly one of --endpoint and --follow-pods".into()),
+                (None, None) => return Err("give --endpoint or --follow-pods".into()),
             };
-            let detector = Detector::start(source, ramp, port(&f, "metrics-port")?).map_err(|e| e.to_string())?;
-            println!("{}", detector.port);
-            loop {
-                std::thread::park();
-            }
+            let detector = Detector::start(source, ramp, args.metrics_port).map_err(|e| e.to_string())?;
+            serve(detector.port, detector)
         }
-        other => Err(format!("unknown command {other}: agent or detector")),
+    }
+}
+
+/// Prints the port and keeps `running` alive until the process is killed.
+fn serve<T>(port: u16, running: T) -> ! {
+    println!("{port}");
+    let _running = running;
+    loop {
+        std::thread::park();
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("continuum-sim: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let Err(e) = run(Cli::parse().command);
+    eprintln!("continuum-sim: {e}");
+    ExitCode::FAILURE
 }

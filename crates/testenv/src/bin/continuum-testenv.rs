@@ -1,28 +1,63 @@
 //! `continuum-testenv build` builds (once) and prints the control-plane binaries;
-//! `continuum-testenv up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd]
-//! [-- CMD ARGS..]` starts a
-//! control plane, applies CRDs and manifests, prints its kubeconfig, then runs CMD (with
-//! KUBECONFIG set) or waits until Ctrl-C or until stdin closes; `continuum-testenv bench [RUNS]` prints the
-//! median start-to-ready time of a control plane with cached binaries; `continuum-testenv demo
-//! --operator PATH [--repo DIR] [--keep]` plays the edge scene (see `continuum_testenv::scene`).
+//! `continuum-testenv up` starts a control plane, applies CRDs and manifests, prints its
+//! kubeconfig, then runs a command (with KUBECONFIG set) or waits until Ctrl-C or until stdin
+//! closes; `continuum-testenv bench [RUNS]` prints the median start-to-ready time of a control
+//! plane with cached binaries. The edge demo is `continuum-demo` (crate `continuum-demo`).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "continuum-testenv", about = "A real etcd + kube-apiserver from Go modules, for tests")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build (first run) and print the cached control-plane, helm and edge binaries.
+    Build,
+    /// Start a control plane and keep it until the command exits, stdin closes or Ctrl-C.
+    Up(UpArgs),
+    /// Median start-to-ready time of a control plane with cached binaries.
+    Bench {
+        /// How many control planes to start, one after another.
+        #[arg(default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    /// Apply the CRDs in DIR and wait until they are Established.
+    #[arg(long, value_name = "DIR")]
+    crds: Option<PathBuf>,
+    /// Namespace for --apply, --validate and --watch-own-etcd (created if missing).
+    #[arg(long, value_name = "NS", default_value = "default")]
+    namespace: String,
+    /// Apply every manifest in DIR (server-side apply).
+    #[arg(long, value_name = "DIR")]
+    apply: Option<PathBuf>,
+    /// Check every manifest in DIR against the API server's admission (server-side dry run).
+    #[arg(long, value_name = "DIR")]
+    validate: Option<PathBuf>,
+    /// Create an EtcdHealth for the control plane's own etcd.
+    #[arg(long)]
+    watch_own_etcd: bool,
+    /// Run this command (after `--`) with KUBECONFIG set, then stop.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("build") => build(),
-        Some("up") => up(&args[1..]),
-        Some("bench") => bench(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5)),
-        Some("demo") => return demo(&args[1..]),
-        _ => {
-            eprintln!(
-                "usage: continuum-testenv build | up [--crds DIR] [--namespace NS] [--apply DIR] [--validate DIR] [--watch-own-etcd] [-- CMD ARGS..] | bench [RUNS] | demo --operator PATH [--repo DIR] [--mode env|service] [--keep]"
-            );
-            return ExitCode::from(2);
-        }
+    let result = match Cli::parse().command {
+        Cmd::Build => build(),
+        Cmd::Up(args) => up(&args),
+        Cmd::Bench { runs } => bench(runs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,26 +85,24 @@ fn build() -> continuum_testenv::Result<()> {
     Ok(())
 }
 
-fn up(args: &[String]) -> continuum_testenv::Result<()> {
-    let (own, command) = match args.iter().position(|a| a == "--") {
-        Some(i) => (&args[..i], &args[i + 1..]),
-        None => (args, &args[args.len()..]),
-    };
-    let flag = |name: &str| own.iter().position(|a| a == name).and_then(|i| own.get(i + 1));
+fn up(args: &UpArgs) -> continuum_testenv::Result<()> {
     let cp = continuum_testenv::ControlPlane::start()?;
-    if let Some(dir) = flag("--crds") {
-        cp.apply_crds(&PathBuf::from(dir))?;
-        eprintln!("continuum-testenv: CRDs from {dir} applied and Established");
+    if let Some(dir) = &args.crds {
+        cp.apply_crds(dir)?;
+        eprintln!("continuum-testenv: CRDs from {} applied and Established", dir.display());
     }
-    let ns = flag("--namespace").map_or("default", String::as_str);
-    if let Some(dir) = flag("--apply") {
+    let ns = args.namespace.as_str();
+    if let Some(dir) = &args.apply {
         apply_dir(&cp, dir, ns, false)?;
     }
-    if let Some(dir) = flag("--validate") {
+    if let Some(dir) = &args.validate {
         apply_dir(&cp, dir, ns, true)?;
-        eprintln!("continuum-testenv: every manifest in {dir} passed the API server's admission (server-side dry run)");
+        eprintln!(
+            "continuum-testenv: every manifest in {} passed the API server's admission (server-side dry run)",
+            dir.display()
+        );
     }
-    if own.iter().any(|a| a == "--watch-own-etcd") {
+    if args.watch_own_etcd {
         watch_own_etcd(&cp, ns)?;
     }
     println!("kubeconfig={}", cp.kubeconfig.display());
@@ -82,20 +115,26 @@ fn up(args: &[String]) -> continuum_testenv::Result<()> {
         cp.binaries.kubectl.display(),
         cp.kubeconfig.display()
     );
-    if let Some((program, rest)) = command.split_first() {
-        eprintln!("continuum-testenv: running {program} until it exits (Ctrl-C stops everything)");
-        let status = std::process::Command::new(program)
-            .args(rest)
-            .env("KUBECONFIG", &cp.kubeconfig)
-            .status()
-            .map_err(|source| continuum_testenv::Error::Io { what: format!("running {program}"), source })?;
-        eprintln!("continuum-testenv: {program} exited ({status}); stopping the control plane");
-    } else {
+    hold(&cp, &args.command)?;
+    cp.stop();
+    Ok(())
+}
+
+/// Runs `command` with KUBECONFIG set until it exits, or (no command) waits until stdin closes.
+fn hold(cp: &continuum_testenv::ControlPlane, command: &[String]) -> continuum_testenv::Result<()> {
+    let Some((program, rest)) = command.split_first() else {
         eprintln!("continuum-testenv: close stdin (Ctrl-D) or press Ctrl-C to stop");
         let mut sink = Vec::new();
         let _ = std::io::stdin().read_to_end(&mut sink);
-    }
-    cp.stop();
+        return Ok(());
+    };
+    eprintln!("continuum-testenv: running {program} until it exits (Ctrl-C stops everything)");
+    let status = std::process::Command::new(program)
+        .args(rest)
+        .env("KUBECONFIG", &cp.kubeconfig)
+        .status()
+        .map_err(|source| continuum_testenv::Error::Io { what: format!("running {program}"), source })?;
+    eprintln!("continuum-testenv: {program} exited ({status}); stopping the control plane");
     Ok(())
 }
 
@@ -108,21 +147,22 @@ fn watch_own_etcd(cp: &continuum_testenv::ControlPlane, ns: &str) -> continuum_t
     let path = cp.dir.join("control-plane-etcd.yaml");
     std::fs::write(&path, yaml)
         .map_err(|source| continuum_testenv::Error::Io { what: "writing an EtcdHealth".into(), source })?;
-    apply_dir(cp, &path.to_string_lossy(), ns, false)
+    apply_dir(cp, &path, ns, false)
 }
 
 fn apply_dir(
     cp: &continuum_testenv::ControlPlane,
-    dir: &str,
+    dir: &Path,
     ns: &str,
     dry_run: bool,
 ) -> continuum_testenv::Result<()> {
+    let dir = dir.display().to_string();
     let out = cp.kubectl_output(&["create", "namespace", ns])?;
     if !out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("AlreadyExists") {
         eprintln!("continuum-testenv: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     let mode = if dry_run { "--dry-run=server" } else { "--dry-run=none" };
-    let out = cp.kubectl_output(&["apply", "--server-side", mode, "-n", ns, "-f", dir])?;
+    let out = cp.kubectl_output(&["apply", "--server-side", mode, "-n", ns, "-f", &dir])?;
     eprint!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if out.status.success() {
         Ok(())
@@ -158,52 +198,4 @@ fn bench(runs: usize) -> continuum_testenv::Result<()> {
         secs[secs.len() - 1]
     );
     Ok(())
-}
-
-/// The edge scene, narrated; `--keep` leaves it running until Ctrl-C.
-fn demo(args: &[String]) -> ExitCode {
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let Some(operator) = value("--operator") else {
-        eprintln!("usage: continuum-testenv demo --operator PATH [--repo DIR] [--mode env|service] [--keep]");
-        return ExitCode::from(2);
-    };
-    let repo = PathBuf::from(value("--repo").unwrap_or_else(|| ".".into()));
-    let opts = continuum_testenv::scene::Options {
-        operator: operator.into(),
-        svg: Some(continuum_testenv::scene::default_svg(&repo)),
-        repo,
-        narrate: true,
-        actuation: match value("--mode").as_deref() {
-            Some("service") => continuum_testenv::scene::Actuation::Service,
-            _ => continuum_testenv::scene::Actuation::Env,
-        },
-    };
-    match continuum_testenv::scene::run(&opts) {
-        Ok((report, running)) => {
-            eprintln!(
-                "\ncontinuum start {:.1}s; offload {:.1}s after the workload started; real time again at {:.1}s; recovered at {:.1}s; SlowDisk flagged {:.1}s after the slow restart",
-                report.continuum_start,
-                report.offloaded_at.unwrap_or(f64::NAN),
-                report.realtime_at.unwrap_or(f64::NAN),
-                report.recovered_at.unwrap_or(f64::NAN),
-                report.slow_disk_after.unwrap_or(f64::NAN),
-            );
-            if args.iter().any(|a| a == "--keep") {
-                eprintln!(
-                    "kept running (Ctrl-C stops everything):\n  edge cluster: kubectl --kubeconfig {}\n  host plane:   kubectl --kubeconfig {}\n  Prometheus:   {}",
-                    running.edge.cp.kubeconfig.display(),
-                    running.host.kubeconfig.display(),
-                    running.prometheus.url
-                );
-                loop {
-                    std::thread::park();
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("\ncontinuum-testenv demo: {err}");
-            ExitCode::FAILURE
-        }
-    }
 }
