@@ -30,6 +30,39 @@ struct Parts {
     path: String,
 }
 
+/// Why a URL or pattern cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("{0:?} has no scheme://")]
+    NoScheme(String),
+    #[error("{0:?}: only http and https are supported")]
+    Scheme(String),
+    #[error("{0:?}: user info (user@host) is not allowed")]
+    UserInfo(String),
+    #[error("{text:?}: port {port:?} is not a number or *")]
+    Port { text: String, port: String },
+    #[error("{0:?} has no host")]
+    NoHost(String),
+    #[error("{url:?} is not a URL: {source}")]
+    NotAUrl {
+        url: String,
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+}
+
+/// A URL the operator may not contact; the text is a sentence for a condition.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAllowed {
+    #[error("URL not allowed: {0}")]
+    Unreadable(#[source] UrlError),
+    #[error(
+        "URL {url} is not in the operator's allow-list ({}); ask the operator's administrator to add it (Helm value telemetry.allowedUrls)",
+        list.join(", ")
+    )]
+    NotListed { url: String, list: Vec<String> },
+}
+
 fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
@@ -39,24 +72,24 @@ fn default_port(scheme: &str) -> Option<u16> {
 }
 
 /// Splits `scheme://authority/path` by hand (patterns contain `*`, which `Uri` refuses in hosts).
-fn split(text: &str) -> Result<(String, String, String), String> {
-    let (scheme, rest) = text.split_once("://").ok_or_else(|| format!("{text:?} has no scheme://"))?;
+fn split(text: &str) -> Result<(String, String, String), UrlError> {
+    let (scheme, rest) = text.split_once("://").ok_or_else(|| UrlError::NoScheme(text.to_owned()))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
-        return Err(format!("{text:?}: only http and https are supported"));
+        return Err(UrlError::Scheme(text.to_owned()));
     }
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
     if authority.contains('@') {
-        return Err(format!("{text:?}: user info (user@host) is not allowed"));
+        return Err(UrlError::UserInfo(text.to_owned()));
     }
     Ok((scheme, authority.to_ascii_lowercase(), path.to_owned()))
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, UrlError> {
         let (scheme, authority, path) = split(text)?;
         let (host, port_text) = match authority.find(']') {
             Some(end) => (&authority[..=end], authority[end + 1..].strip_prefix(':')),
@@ -67,12 +100,14 @@ impl Pattern {
         };
         let port = match port_text {
             Some("*") => None,
-            Some(p) => Some(p.parse::<u16>().map_err(|_| format!("{text:?}: port {p:?} is not a number or *"))?),
+            Some(p) => {
+                Some(p.parse::<u16>().map_err(|_| UrlError::Port { text: text.to_owned(), port: p.to_owned() })?)
+            }
             None => default_port(&scheme),
         };
         let host = host.to_owned();
         if host.is_empty() {
-            return Err(format!("{text:?} has no host"));
+            return Err(UrlError::NoHost(text.to_owned()));
         }
         let path = if path.is_empty() { "/*".to_owned() } else { path };
         Ok(Self { text: text.to_owned(), scheme, host, port, path })
@@ -86,11 +121,11 @@ impl Pattern {
     }
 }
 
-fn parse_url(url: &str) -> Result<Parts, String> {
+fn parse_url(url: &str) -> Result<Parts, UrlError> {
     split(url)?;
-    let uri: Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let uri: Uri = url.parse().map_err(|source| UrlError::NotAUrl { url: url.to_owned(), source })?;
     let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
-    let host = uri.host().ok_or_else(|| format!("{url:?} has no host"))?.to_ascii_lowercase();
+    let host = uri.host().ok_or_else(|| UrlError::NoHost(url.to_owned()))?.to_ascii_lowercase();
     let port = uri.port_u16().or_else(|| default_port(&scheme));
     let path = uri.path().to_owned();
     Ok(Parts { scheme, host, port, path })
@@ -121,7 +156,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 impl AllowList {
     /// Parses the patterns; an invalid one is a start-up error naming it.
-    pub fn new(patterns: &[String]) -> Result<Self, String> {
+    pub fn new(patterns: &[String]) -> Result<Self, UrlError> {
         let patterns = patterns
             .iter()
             .map(|p| p.trim())
@@ -136,19 +171,16 @@ impl AllowList {
     }
 
     /// Ok when the operator may contact `url`; else a sentence for a condition.
-    pub fn check(&self, url: &str) -> Result<(), String> {
+    pub fn check(&self, url: &str) -> Result<(), NotAllowed> {
         if self.patterns.is_empty() {
             return Ok(());
         }
-        let parts = parse_url(url).map_err(|e| format!("URL not allowed: {e}"))?;
+        let parts = parse_url(url).map_err(NotAllowed::Unreadable)?;
         if self.patterns.iter().any(|p| p.matches(&parts)) {
             return Ok(());
         }
-        let list: Vec<&str> = self.patterns.iter().map(|p| p.text.as_str()).collect();
-        Err(format!(
-            "URL {url} is not in the operator's allow-list ({}); ask the operator's administrator to add it (Helm value telemetry.allowedUrls)",
-            list.join(", ")
-        ))
+        let list = self.patterns.iter().map(|p| p.text.clone()).collect();
+        Err(NotAllowed::NotListed { url: url.to_owned(), list })
     }
 }
 
@@ -186,15 +218,15 @@ mod tests {
         assert!(l.check("http://127.0.0.1:39211/metrics").is_ok());
         assert!(l.check("http://127.0.0.2:39211/metrics").is_err());
         assert!(l.check("HTTP://PROMETHEUS.monitoring.svc/x").is_err(), "http is not https");
-        let e = l.check("http://10.1.2.3/").err().unwrap_or_default();
+        let e = l.check("http://10.1.2.3/").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("http://10.1.2.3/") && e.contains("allow-list"), "{e}");
     }
 
     #[test]
     fn bad_patterns_are_named() {
-        let e = AllowList::new(&["ftp://x/*".to_string()]).err().unwrap_or_default();
+        let e = AllowList::new(&["ftp://x/*".to_string()]).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("ftp://x/*"), "{e}");
-        assert!(AllowList::new(&["http://x:port/".to_string()]).err().unwrap_or_default().contains("port"));
+        assert!(matches!(AllowList::new(&["http://x:port/".to_string()]), Err(UrlError::Port { .. })));
         assert!(AllowList::new(&["no-scheme".to_string()]).is_err());
         let v6 = list(&["http://[::1]:*/metrics"]);
         assert!(v6.check("http://[::1]:2381/metrics").is_ok());

@@ -4,7 +4,7 @@
 //! seen to change, never by comparing `renewTime` with the local wall clock, so clock skew between
 //! nodes cannot make two replicas lead at once. A leader that has not renewed within the renew
 //! deadline (shorter than the lease duration) stops writing at once: every write checks the
-//! [`Gate`] first, and the gate's verdict depends only on elapsed monotonic time, so it holds even
+//! [`WriteGate`] first, and the gate's verdict depends only on elapsed monotonic time, so it holds even
 //! after the process was paused.
 
 use std::sync::{Arc, Mutex};
@@ -30,23 +30,28 @@ pub struct Settings {
     pub retry_period: Duration,
 }
 
+/// Leader-election settings that cannot work together.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("--lease-duration ({0:?}) must be longer than --renew-deadline ({1:?})")]
+    LeaseNotLongerThanDeadline(Duration, Duration),
+    #[error("--renew-deadline ({0:?}) must be longer than --retry-period ({1:?})")]
+    DeadlineNotLongerThanRetry(Duration, Duration),
+    #[error("--lease-duration must be at least 1s")]
+    LeaseTooShort,
+}
+
 impl Settings {
     /// Checks the ordering client-go also insists on: retry < renew deadline < lease duration.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if self.lease_duration <= self.renew_deadline {
-            return Err(format!(
-                "--lease-duration ({:?}) must be longer than --renew-deadline ({:?})",
-                self.lease_duration, self.renew_deadline
-            ));
+            return Err(SettingsError::LeaseNotLongerThanDeadline(self.lease_duration, self.renew_deadline));
         }
         if self.renew_deadline <= self.retry_period {
-            return Err(format!(
-                "--renew-deadline ({:?}) must be longer than --retry-period ({:?})",
-                self.renew_deadline, self.retry_period
-            ));
+            return Err(SettingsError::DeadlineNotLongerThanRetry(self.renew_deadline, self.retry_period));
         }
         if self.lease_duration < Duration::from_secs(1) {
-            return Err("--lease-duration must be at least 1s".to_owned());
+            return Err(SettingsError::LeaseTooShort);
         }
         Ok(())
     }
@@ -54,7 +59,7 @@ impl Settings {
 
 /// Whether this process may write. Cheap to clone; shared by every controller.
 #[derive(Clone, Debug)]
-pub struct Gate {
+pub struct WriteGate {
     inner: Arc<GateInner>,
 }
 
@@ -65,7 +70,7 @@ struct GateInner {
     renewed: Mutex<Option<Instant>>,
 }
 
-impl Gate {
+impl WriteGate {
     /// A gate for a process that runs without leader election.
     pub fn always_open() -> Self {
         Self { inner: Arc::new(GateInner { deadline: None, renewed: Mutex::new(None) }) }
@@ -101,7 +106,7 @@ pub enum Lost {
 pub struct Elector {
     api: Api<Lease>,
     settings: Settings,
-    gate: Gate,
+    gate: WriteGate,
     metrics: Arc<Metrics>,
     /// The record last seen and when it was first seen in that form (monotonic).
     observed: Option<(Observed, Instant)>,
@@ -134,12 +139,12 @@ enum Attempt {
 
 impl Elector {
     pub fn new(host: Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
-        let gate = Gate::elected(settings.renew_deadline);
+        let gate = WriteGate::elected(settings.renew_deadline);
         let api = Api::namespaced(host, &settings.namespace);
         Self { api, settings, gate, metrics, observed: None }
     }
 
-    pub fn gate(&self) -> Gate {
+    pub fn gate(&self) -> WriteGate {
         self.gate.clone()
     }
 
@@ -180,8 +185,8 @@ impl Elector {
 
     fn became_leader(&self) {
         tracing::info!(identity = %self.settings.identity, lease = %self.settings.name, "acquired the Lease; leading");
-        self.metrics.leader_is_leader.set(1);
-        self.metrics.leader_transitions.inc();
+        self.metrics.leader.is_leader.set(1);
+        self.metrics.leader.transitions.inc();
     }
 
     /// Renews every retry period; returns when leadership is lost. The gate closes by itself
@@ -210,14 +215,14 @@ impl Elector {
 
     fn lost(&self) {
         self.gate.renewed_at(None);
-        self.metrics.leader_is_leader.set(0);
+        self.metrics.leader.is_leader.set(0);
     }
 
     /// Gives the Lease up (graceful shutdown) so a standby takes over at once instead of waiting
     /// for it to expire.
     pub async fn release(&mut self) {
         self.gate.renewed_at(None);
-        self.metrics.leader_is_leader.set(0);
+        self.metrics.leader.is_leader.set(0);
         let Ok(Some(mut lease)) = self.api.get_opt(&self.settings.name).await else { return };
         let spec = lease.spec.get_or_insert_with(Default::default);
         if spec.holder_identity.as_deref() != Some(self.settings.identity.as_str()) {
@@ -333,18 +338,19 @@ mod tests {
     #[test]
     fn timings_must_be_ordered() {
         assert!(settings(15, 10, 2).validate().is_ok());
-        assert!(settings(10, 10, 2).validate().err().unwrap_or_default().contains("--lease-duration"));
-        assert!(settings(15, 2, 2).validate().err().unwrap_or_default().contains("--renew-deadline"));
+        let text = |s: Settings| s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text(settings(10, 10, 2)).contains("--lease-duration"));
+        assert!(text(settings(15, 2, 2)).contains("--renew-deadline"));
     }
 
     #[test]
     fn gate_closes_when_the_renewal_is_older_than_the_deadline() {
-        let gate = Gate::elected(Duration::from_millis(50));
+        let gate = WriteGate::elected(Duration::from_millis(50));
         assert!(!gate.is_open(), "never renewed");
         gate.renewed_at(Some(Instant::now()));
         assert!(gate.is_open());
         gate.renewed_at(Instant::now().checked_sub(Duration::from_millis(60)));
         assert!(!gate.is_open(), "renewal older than the deadline");
-        assert!(Gate::always_open().is_open());
+        assert!(WriteGate::always_open().is_open());
     }
 }

@@ -2,15 +2,18 @@
 //! controller kit, their actuators, leader election, the admin server and the CLI. The binary
 //! (`main.rs`) only parses arguments and calls in here; tests and benches use these modules.
 
+pub mod admin;
 pub mod allow;
 pub mod check_etcd;
 pub mod cli;
+pub mod clock;
 pub mod crdgen;
 pub mod error;
 pub mod etcd;
+pub mod kit;
 pub mod leader;
 pub mod metrics;
 pub mod offload;
+pub mod readiness;
 pub mod run;
 pub mod secrets;
-pub mod shared;

@@ -4,69 +4,40 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
 
 use crate::allow::AllowList;
 use crate::cli::RunArgs;
-use crate::error::{Error, Result};
-use crate::leader::{Elector, Gate, Settings};
+use crate::error::{Error, Result, Stop};
+use crate::kit::Runtime;
+use crate::leader::{Elector, Settings, WriteGate};
 use crate::metrics::Metrics;
-use crate::shared::Runtime;
 
 /// Number of controllers whose caches `/readyz` waits for while leading.
 const CONTROLLERS: usize = 2;
 
 pub async fn main(args: RunArgs) -> Result<()> {
-    let allow = AllowList::new(&args.allowed_urls).map_err(|e| Error::Setup(format!("--allowed-url: {e}")))?;
+    let allow = AllowList::new(&args.allowed_urls)?;
     if allow.is_empty() {
         tracing::warn!("no --allowed-url given: any telemetry or etcd URL named by a resource will be contacted");
     }
-    let settings = Settings {
-        name: args.leader.lease_name.clone(),
-        namespace: args.leader.lease_namespace.clone(),
-        identity: args.leader.identity.clone().unwrap_or_else(crate::leader::default_identity),
-        lease_duration: args.leader.lease_duration.into(),
-        renew_deadline: args.leader.renew_deadline.into(),
-        retry_period: args.leader.retry_period.into(),
-    };
-    if args.leader.leader_elect {
-        settings.validate().map_err(Error::Setup)?;
-    }
+    let settings = leader_settings(&args.leader)?;
     let metrics = Arc::new(Metrics::default());
-    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
-        .await
-        .map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", args.metrics_addr)))?;
-    let bound = listener.local_addr().unwrap_or(args.metrics_addr);
-    tracing::info!(addr = %bound, "serving /metrics, /healthz and /readyz");
-    tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
-
-    let control = connect(args.kubeconfig.as_deref()).await?;
-    let host = match (&args.host_kubeconfig, &args.kubeconfig) {
-        (Some(path), _) => connect(Some(path)).await?,
-        (None, Some(_)) if in_cluster() => {
-            Client::try_from(Config::incluster().map_err(|e| Error::Kubeconfig(e.to_string()))?)?
-        }
-        (None, _) => control.clone(),
-    };
-    let version = control.apiserver_version().await?;
-    tracing::info!(server = %version.git_version, "connected to the control-plane API server");
-    if args.host_kubeconfig.is_some() || args.kubeconfig.is_some() && in_cluster() {
-        let version = host.apiserver_version().await?;
-        tracing::info!(server = %version.git_version, "connected to the host cluster's API server");
-    }
+    serve_admin(args.metrics_addr, metrics.clone()).await?;
+    let (control, host) = clients(&args).await?;
     for crd in continuum_api::crds() {
         let name = crd.metadata.name.unwrap_or_default();
         wait_established(&control, &name, Duration::from_secs(args.crd_wait_seconds)).await?;
         tracing::info!(crd = %name, "CRD is established");
     }
     metrics.readiness.crds_established();
-
     let mut elector = args.leader.leader_elect.then(|| Elector::new(host.clone(), settings, metrics.clone()));
-    let gate = elector.as_ref().map_or_else(Gate::always_open, Elector::gate);
+    let gate = elector.as_ref().map_or_else(WriteGate::always_open, Elector::gate);
     let rt = Runtime { control, host, metrics: metrics.clone(), gate, allow: Arc::new(allow) };
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -83,17 +54,70 @@ pub async fn main(args: RunArgs) -> Result<()> {
         }
         None => {
             tracing::info!("leader election disabled: this process runs the controllers");
-            metrics.leader_is_leader.set(1);
+            metrics.leader.is_leader.set(1);
         }
     }
+    lead(rt, elector, shutdown).await
+}
+
+fn leader_settings(args: &crate::cli::LeaderArgs) -> Result<Settings> {
+    let settings = Settings {
+        name: args.lease_name.clone(),
+        namespace: args.lease_namespace.clone(),
+        identity: args.identity.clone().unwrap_or_else(crate::leader::default_identity),
+        lease_duration: args.lease_duration.into(),
+        renew_deadline: args.renew_deadline.into(),
+        retry_period: args.retry_period.into(),
+    };
+    if args.leader_elect {
+        settings.validate()?;
+    }
+    Ok(settings)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` from now on (before anything can fail slowly).
+async fn serve_admin(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, "serving /metrics, /healthz and /readyz");
+    tokio::spawn(crate::admin::serve(listener, metrics));
+    Ok(())
+}
+
+/// The control-plane and host clients (see `--kubeconfig` and `--host-kubeconfig`).
+async fn clients(args: &RunArgs) -> Result<(Client, Client)> {
+    let control = connect(args.kubeconfig.as_deref()).await?;
+    let host = match (&args.host_kubeconfig, &args.kubeconfig) {
+        (Some(path), _) => connect(Some(path)).await?,
+        (None, Some(_)) if in_cluster() => {
+            Client::try_from(Config::incluster().map_err(|e| Error::Kubeconfig(e.to_string()))?)?
+        }
+        (None, _) => control.clone(),
+    };
+    let version = control.apiserver_version().await?;
+    tracing::info!(server = %version.git_version, "connected to the control-plane API server");
+    if args.host_kubeconfig.is_some() || args.kubeconfig.is_some() && in_cluster() {
+        let version = host.apiserver_version().await?;
+        tracing::info!(server = %version.git_version, "connected to the host cluster's API server");
+    }
+    Ok((control, host))
+}
+
+/// Runs both controllers while leading, until a shutdown signal (then releases the Lease) or
+/// until leadership is lost or a controller ends (then fails: a fresh start rejoins).
+async fn lead(
+    rt: Runtime,
+    mut elector: Option<Elector>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let metrics = rt.metrics.clone();
     metrics.readiness.leading(CONTROLLERS);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |rx: tokio::sync::watch::Receiver<bool>| async move {
-        let mut rx = rx;
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut etcd = tokio::spawn(crate::etcd::run(rt.clone(), stopped(stop_rx.clone())));
-    let mut offload = tokio::spawn(crate::offload::run(rt.clone(), stopped(stop_rx)));
+    let mut offload = tokio::spawn(crate::offload::run(rt, stopped(stop_rx)));
     tracing::info!("leading; controllers running: EtcdHealth, OffloadPolicy");
     let hold = async {
         match elector.as_mut() {
@@ -102,10 +126,10 @@ pub async fn main(args: RunArgs) -> Result<()> {
         }
     };
     let ended = tokio::select! {
-        _ = &mut shutdown => None,
-        lost = hold => Some(format!("lost leadership: {lost}")),
-        _ = &mut etcd => Some("the EtcdHealth controller stopped unexpectedly".to_owned()),
-        _ = &mut offload => Some("the OffloadPolicy controller stopped unexpectedly".to_owned()),
+        _ = shutdown => None,
+        lost = hold => Some(Stop::LostLease(lost)),
+        _ = &mut etcd => Some(Stop::ControllerEnded("EtcdHealth")),
+        _ = &mut offload => Some(Stop::ControllerEnded("OffloadPolicy")),
     };
     if let Some(why) = ended {
         // Stop at once: not one more write (the gate is closed already when leadership is lost).
@@ -113,7 +137,7 @@ pub async fn main(args: RunArgs) -> Result<()> {
         offload.abort();
         metrics.readiness.standing_by();
         tracing::error!(writes = metrics.writes(), "stopping the controllers: {why}");
-        return Err(Error::Setup(format!("{why}; exiting so that a fresh start can rejoin the election")));
+        return Err(Error::Stopped(why));
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
@@ -163,31 +187,28 @@ pub async fn install_crds(args: crate::cli::InstallCrdsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Polls the CRD until its Established condition is True, or fails with the last condition seen.
+/// Waits (on a watch) until the CRD is Established, or fails with the last condition seen.
 pub async fn wait_established(client: &Client, name: &str, limit: Duration) -> Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let started = Instant::now();
-    loop {
-        let detail = match api.get_opt(name).await? {
-            None => "not found: apply deploy/crds first".to_owned(),
-            Some(crd) => match established(&crd) {
-                Ok(()) => return Ok(()),
-                Err(detail) => detail,
-            },
-        };
-        if started.elapsed() >= limit {
-            return Err(Error::CrdNotEstablished { name: name.to_owned(), seconds: limit.as_secs(), detail });
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let established = await_condition(api.clone(), name, conditions::is_crd_established());
+    match tokio::time::timeout(limit, established).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => tracing::warn!(crd = %name, error = %e, "watching the CRD failed"),
+        Err(_) => {}
     }
+    let detail = match api.get_opt(name).await? {
+        None => "not found: apply deploy/crds first".to_owned(),
+        Some(crd) => not_established(&crd),
+    };
+    Err(Error::CrdNotEstablished { name: name.to_owned(), seconds: limit.as_secs(), detail })
 }
 
-fn established(crd: &CustomResourceDefinition) -> Result<(), String> {
+/// The CRD's Established condition, said for an error message.
+fn not_established(crd: &CustomResourceDefinition) -> String {
     let conditions = crd.status.as_ref().and_then(|s| s.conditions.as_ref());
     match conditions.and_then(|c| c.iter().find(|c| c.type_ == "Established")) {
-        Some(c) if c.status == "True" => Ok(()),
-        Some(c) => Err(format!("Established={}: {}", c.status, c.message.clone().unwrap_or_default())),
-        None => Err("no Established condition yet".to_owned()),
+        Some(c) => format!("Established={}: {}", c.status, c.message.clone().unwrap_or_default()),
+        None => "no Established condition yet".to_owned(),
     }
 }
 

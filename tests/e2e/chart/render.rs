@@ -68,7 +68,7 @@ fn rendered_objects_differ_between_modes_and_grant_least_privilege() {
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
-         "resourceNames": ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"], "verbs": ["get"]},
+         "resourceNames": ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["work.karmada.io"], "resources": ["resourcebindings"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["services", "configmaps"], "verbs": ["get", "patch"]},
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "create", "patch"]},

@@ -7,7 +7,8 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::{Api, Client, ResourceExt};
 
-use super::status::Cond;
+use super::conditions::{OffloadCond, Reason, Type};
+use crate::kit::conditions::Cond;
 
 const CLAIM_LABELS: [&str; 2] =
     ["propagationpolicy.karmada.io/permanent-id", "clusterpropagationpolicy.karmada.io/permanent-id"];
@@ -51,14 +52,15 @@ fn describe(c: &[ClusterStatus]) -> String {
 }
 
 /// The propagation status and the `Propagated` condition.
-pub async fn propagation(client: &Client, ns: &str, d: Option<&Deployment>) -> (Option<Propagation>, Cond) {
+pub async fn propagation(client: &Client, ns: &str, d: Option<&Deployment>) -> (Option<Propagation>, OffloadCond) {
+    let not = |reason, msg: String| (None, Cond::new(Type::Propagated, false, reason, msg));
     let Some(d) = d else {
-        return (None, ("Propagated", false, "TargetMissing".into(), "The target Deployment does not exist.".into()));
+        return not(Reason::TargetMissing, "The target Deployment does not exist.".into());
     };
     if !is_template(d) {
         let msg =
             format!("Deployment {} is not claimed by a Karmada PropagationPolicy: it runs where it is.", d.name_any());
-        return (None, ("Propagated", false, "NotAResourceTemplate".into(), msg));
+        return not(Reason::NotAResourceTemplate, msg);
     }
     let gvk = GroupVersionKind::gvk("work.karmada.io", "v1alpha2", "ResourceBinding");
     let bindings: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk));
@@ -72,30 +74,16 @@ pub async fn propagation(client: &Client, ns: &str, d: Option<&Deployment>) -> (
                 format!("Propagated to {}: {}.", c.len(), describe(&c))
             };
             let healthy = !c.is_empty() && c.iter().all(|c| c.health.as_deref() == Some("Healthy"));
-            let reason = if healthy { "AllClustersHealthy" } else { "NotAllClustersHealthy" };
-            (Some(Propagation { clusters: c }), ("Propagated", healthy, reason.into(), msg))
+            let reason = if healthy { Reason::AllClustersHealthy } else { Reason::NotAllClustersHealthy };
+            (Some(Propagation { clusters: c }), Cond::new(Type::Propagated, healthy, reason, msg))
         }
-        Ok(None) => (
-            None,
-            (
-                "Propagated",
-                false,
-                "BindingNotFound".into(),
-                format!("Karmada has no ResourceBinding {name} for this template yet."),
-            ),
+        Ok(None) => {
+            not(Reason::BindingNotFound, format!("Karmada has no ResourceBinding {name} for this template yet."))
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => not(
+            Reason::KarmadaNotInstalled,
+            "The template is labelled for Karmada but this API server serves no ResourceBindings.".into(),
         ),
-        Err(kube::Error::Api(e)) if e.code == 404 => (
-            None,
-            (
-                "Propagated",
-                false,
-                "KarmadaNotInstalled".into(),
-                "The template is labelled for Karmada but this API server serves no ResourceBindings.".into(),
-            ),
-        ),
-        Err(e) => (
-            None,
-            ("Propagated", false, "BindingUnreadable".into(), format!("Reading ResourceBinding {name} failed: {e}.")),
-        ),
+        Err(e) => not(Reason::BindingUnreadable, format!("Reading ResourceBinding {name} failed: {e}.")),
     }
 }

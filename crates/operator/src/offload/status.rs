@@ -5,9 +5,11 @@ use continuum_api::offload::{
     BackendName, MAX_RECENT_TRANSITIONS, Observed, OffloadPolicyStatus, Phase as ApiPhase, Transition,
 };
 use continuum_policy::format;
-use continuum_policy::offload::{Backend, Decision, Observation, Phase, State, TargetHealth};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use k8s_openapi::jiff::Timestamp;
+use continuum_policy::offload::{Backend, Decision, Observation, Phase, State};
+
+use super::conditions::OffloadCond;
+use crate::clock::{ms_of, time};
+use crate::kit::conditions;
 
 pub fn to_api(b: Backend) -> BackendName {
     match b {
@@ -23,23 +25,15 @@ pub fn from_api(b: BackendName) -> Backend {
     }
 }
 
-pub fn time(ms: i64) -> Time {
-    Time(Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH))
-}
-
-fn ms(t: &Option<Time>) -> Option<i64> {
-    t.as_ref().map(|t| t.0.as_millisecond())
-}
-
 /// Decision state persisted in status; `None` when the policy was never evaluated.
 pub fn state_of(status: Option<&OffloadPolicyStatus>) -> Option<State> {
     let s = status?;
     let active = s.active_backend.map(from_api)?;
     Some(State {
         active,
-        violating_since_ms: ms(&s.violating_since),
-        healthy_since_ms: ms(&s.healthy_since),
-        no_data_since_ms: ms(&s.no_data_since),
+        violating_since_ms: ms_of(s.violating_since.as_ref()),
+        healthy_since_ms: ms_of(s.healthy_since.as_ref()),
+        no_data_since_ms: ms_of(s.no_data_since.as_ref()),
         recent_switches_ms: s.recent_transitions.iter().map(|t| t.time.0.as_millisecond()).collect(),
     })
 }
@@ -54,25 +48,7 @@ fn phase(p: Phase) -> ApiPhase {
     }
 }
 
-/// A condition (status, reason, message) before timestamps are attached.
-pub type Cond = (&'static str, bool, String, String);
-
-fn condition(c: &Cond, previous: &[Condition], generation: Option<i64>, now_ms: i64) -> Condition {
-    let status = if c.1 { "True" } else { "False" }.to_owned();
-    let last = previous
-        .iter()
-        .find(|p| p.type_ == c.0 && p.status == status)
-        .map_or_else(|| time(now_ms), |p| p.last_transition_time.clone());
-    Condition {
-        type_: c.0.to_owned(),
-        status,
-        reason: c.2.clone(),
-        message: c.3.clone(),
-        last_transition_time: last,
-        observed_generation: generation,
-    }
-}
-
+#[derive(Debug)]
 pub struct Outcome<'a> {
     pub decision: &'a Decision,
     /// The state actually reached (the decision's, or the previous one when actuation failed).
@@ -80,7 +56,7 @@ pub struct Outcome<'a> {
     pub observation: &'a Observation,
     pub endpoint: String,
     pub switched: Option<Transition>,
-    pub conditions: Vec<Cond>,
+    pub conditions: Vec<OffloadCond>,
     pub propagation: Option<continuum_api::offload::Propagation>,
     pub actuation: Option<continuum_api::offload::ActuationStatus>,
 }
@@ -114,63 +90,6 @@ pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPoli
         recent_transitions: recent,
         propagation: out.propagation.clone(),
         actuation: out.actuation.clone(),
-        conditions: out.conditions.iter().map(|c| condition(c, &prev.conditions, generation, now_ms)).collect(),
+        conditions: conditions::render(&out.conditions, &prev.conditions, generation, now_ms),
     }
-}
-
-pub fn target_condition(o: &Observation) -> Cond {
-    match &o.target {
-        TargetHealth::Healthy => {
-            ("OffloadTargetHealthy", true, "Reachable".into(), "The offload agent accepts TCP connections.".into())
-        }
-        TargetHealth::Unhealthy(why) => (
-            "OffloadTargetHealthy",
-            false,
-            "Unreachable".into(),
-            format!("The offload agent is unreachable: {why}. It is never switched to while so."),
-        ),
-        TargetHealth::Unchecked => (
-            "OffloadTargetHealthy",
-            true,
-            "NotProbed".into(),
-            "The offload agent is not probed (non-TCP endpoint or healthCheck.tcp false).".into(),
-        ),
-    }
-}
-
-/// What the conditions are built from.
-pub struct Facts<'a> {
-    pub target: &'a str,
-    pub ns: &'a str,
-    pub target_found: bool,
-    pub decision: &'a Decision,
-    pub observation: &'a Observation,
-}
-
-/// Ready (whose message is the decision), TargetFound, Actuated, TelemetryAvailable,
-/// OffloadTargetHealthy and Propagated.
-pub fn conditions(f: &Facts<'_>, actuated: Cond, propagated: Cond) -> Vec<Cond> {
-    let (d, o, target) = (f.decision, f.observation, f.target);
-    let found: Cond = if f.target_found {
-        ("TargetFound", true, "Found".into(), format!("Deployment {target} exists."))
-    } else {
-        let msg =
-            format!("Deployment {target} does not exist in namespace {}; nothing is switched until it does.", f.ns);
-        ("TargetFound", false, "TargetMissing".into(), msg)
-    };
-    let telemetry: Cond = if d.telemetry_ok {
-        ("TelemetryAvailable", true, "SampleRead".into(), "The latest sample was read and is fresh.".into())
-    } else {
-        let msg = o.error.clone().map_or_else(|| d.message.clone(), |e| format!("{e}."));
-        ("TelemetryAvailable", false, "NoUsableSample".into(), msg)
-    };
-    let ready = d.telemetry_ok && f.target_found && actuated.1;
-    vec![
-        ("Ready", ready, d.reason.into(), d.message.clone()),
-        found,
-        actuated,
-        telemetry,
-        target_condition(o),
-        propagated,
-    ]
 }

@@ -17,10 +17,10 @@ use continuum_api::offload::{ActuationStatus, OffloadPolicySpec, Transition};
 use continuum_policy::offload::{Action, Backend, Decision, Rules, State};
 use kube::Client;
 
-use super::status::{self, Cond};
-use crate::shared::Runtime;
-
-pub const FIELD_MANAGER: &str = "continuum-operator";
+use super::conditions::{OffloadCond, Reason, Type};
+use super::status;
+use crate::kit::conditions::Cond;
+use crate::kit::{FIELD_MANAGER, Runtime};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -45,7 +45,7 @@ pub enum ActuationError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    NotLeading(#[from] crate::shared::NotLeading),
+    NotLeading(#[from] crate::kit::NotLeading),
 }
 
 /// The API server's own message for a refused request (the Status object's debug form is noise
@@ -180,7 +180,7 @@ pub async fn restore(t: &Target<'_>) -> Result<String, ActuationError> {
 pub struct Carried {
     pub state: State,
     pub switched: Option<Transition>,
-    pub condition: Cond,
+    pub condition: OffloadCond,
     pub actuation: Option<ActuationStatus>,
 }
 
@@ -190,7 +190,7 @@ pub struct Carried {
 pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, current: Option<Reading>) -> Carried {
     let r = t.rules;
     if r.dry_run || r.suspend {
-        let c = ("Actuated", true, "NotEnforced".into(), "DryRun or suspend: the workload is not changed.".into());
+        let c = Cond::new(Type::Actuated, true, Reason::NotEnforced, "DryRun or suspend: the workload is not changed.");
         let actuation = current.map(|reading| status_of(t, reading));
         return Carried { state: d.state.clone(), switched: None, condition: c, actuation };
     }
@@ -199,7 +199,7 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
         Ok((applied, reading)) => {
             let switched = match d.action {
                 Action::Switch { to, dry_run: false } => Some(Transition {
-                    time: status::time(now),
+                    time: crate::clock::time(now),
                     from: status::to_api(prev.active),
                     to: status::to_api(to),
                     reason: d.reason.into(),
@@ -207,21 +207,22 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
                 }),
                 _ => None,
             };
-            let how = if applied == Applied::Changed { "Applied" } else { "InSync" };
+            let how = if applied == Applied::Changed { Reason::Applied } else { Reason::InSync };
             let shown = reading.value.clone().unwrap_or_default();
             let msg = format!("{} points at the {} backend ({wanted}): {shown}.", reading.object, backend_word(d));
             let actuation = Some(status_of(t, reading));
-            Carried { state: d.state.clone(), switched, condition: ("Actuated", true, how.into(), msg), actuation }
+            let condition = Cond::new(Type::Actuated, true, how, msg);
+            Carried { state: d.state.clone(), switched, condition, actuation }
         }
         Err(err) => {
             let reason = match err {
-                ActuationError::MissingTarget(_) => "TargetMissing",
-                ActuationError::MissingContainer { .. } => "ContainerMissing",
-                ActuationError::Invalid(_) => "InvalidActuation",
-                _ => "WriteFailed",
+                ActuationError::MissingTarget(_) => Reason::TargetMissing,
+                ActuationError::MissingContainer { .. } => Reason::ContainerMissing,
+                ActuationError::Invalid(_) => Reason::InvalidActuation,
+                _ => Reason::WriteFailed,
             };
             let actuation = read(t).await.ok().map(|reading| status_of(t, reading));
-            let condition = ("Actuated", false, reason.into(), format!("{err}."));
+            let condition = Cond::new(Type::Actuated, false, reason, format!("{err}."));
             Carried { state: prev.clone(), switched: None, condition, actuation }
         }
     }

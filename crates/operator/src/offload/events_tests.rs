@@ -1,0 +1,66 @@
+use continuum_api::offload::{BackendName, Transition};
+use continuum_policy::offload::{Action, Decision, Phase, Reason as DecisionReason, State};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::select;
+use crate::kit::conditions::Cond;
+use crate::offload::conditions::{OffloadCond, Reason, Type};
+
+fn decision(cause: DecisionReason) -> Decision {
+    Decision {
+        state: State::default(),
+        action: Action::Stay,
+        phase: Phase::Local,
+        cause,
+        reason: cause.as_str(),
+        message: format!("{} because of the numbers", cause.as_str()),
+        telemetry_ok: true,
+    }
+}
+
+fn stored(c: &OffloadCond) -> Condition {
+    c.render(&[], Some(1), 1_000)
+}
+
+fn ready(cause: DecisionReason) -> OffloadCond {
+    Cond::new(Type::Ready, true, Reason::Decision(cause), "ready")
+}
+
+fn transition(to: BackendName) -> Transition {
+    let from = if to == BackendName::Local { BackendName::Offload } else { BackendName::Local };
+    Transition { time: crate::clock::time(1), from, to, reason: "x".into(), message: None }
+}
+
+#[test]
+fn a_switch_is_named_by_its_direction_and_a_failback_by_the_dead_target() {
+    let reasons = |to, cause| select(&decision(cause), Some(&transition(to)), &[], &[])[0].reason;
+    assert_eq!(reasons(BackendName::Offload, DecisionReason::FpsBelowThreshold), "Offloaded");
+    assert_eq!(reasons(BackendName::Local, DecisionReason::Recovered), "Recovered");
+    assert_eq!(reasons(BackendName::Local, DecisionReason::TargetUnhealthy), "FailedBack");
+}
+
+#[test]
+fn routine_decisions_publish_nothing_and_held_switches_publish_once() {
+    let before = [stored(&ready(DecisionReason::Steady))];
+    let violating = [ready(DecisionReason::Violating)];
+    assert!(select(&decision(DecisionReason::Violating), None, &violating, &before).is_empty());
+    let held = [ready(DecisionReason::CooldownActive)];
+    let notes = select(&decision(DecisionReason::CooldownActive), None, &held, &before);
+    assert_eq!(notes.iter().map(|n| (n.reason, n.warning)).collect::<Vec<_>>(), [("CooldownActive", false)]);
+    // The same held decision again changes nothing, so publishes nothing.
+    let again = [stored(&held[0])];
+    assert!(select(&decision(DecisionReason::CooldownActive), None, &held, &again).is_empty());
+}
+
+#[test]
+fn a_condition_is_news_on_first_sight_only_when_it_is_bad() {
+    let fine = Cond::new(Type::TargetFound, true, Reason::Found, "exists");
+    let plain = Cond::new(Type::Propagated, false, Reason::NotAResourceTemplate, "not Karmada");
+    let broken = Cond::new(Type::Actuated, false, Reason::WriteFailed, "refused");
+    let notes = select(&decision(DecisionReason::Steady), None, &[fine, plain, broken.clone()], &[]);
+    assert_eq!(notes.iter().map(|n| (n.reason, n.warning)).collect::<Vec<_>>(), [("WriteFailed", true)]);
+    // Once it works again, the change back is news too (a Normal Event).
+    let healed = Cond::new(Type::Actuated, true, Reason::InSync, "fine");
+    let notes = select(&decision(DecisionReason::Steady), None, &[healed], &[stored(&broken)]);
+    assert_eq!(notes.iter().map(|n| (n.reason, n.warning)).collect::<Vec<_>>(), [("InSync", false)]);
+}
