@@ -4,15 +4,18 @@
 # cluster with a Raspberry Pi and a Jetson node, the simulated detector and vAccel agents,
 # Prometheus and the operator, then narrates: the Pi falls behind -> offload to the Jetson ->
 # real time -> the load drops -> back to the Pi; then a slow disk under the host plane's etcd is
-# named by EtcdHealth. Ends with a timeline (and target/demo-timeline.svg); `--keep` leaves it
-# running and prints the kubeconfigs; `--mode service` switches through a Service (no new pod).
+# named by EtcdHealth. Ends with a timeline (and target/demo-timeline.svg, or --svg PATH); `--keep`
+# leaves it running and prints the kubeconfigs; `--mode service` switches through a Service (no new
+# pod); `--help` lists the flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
 
 ensure_prerequisites
-say "building the operator and the test environment"
-cargo build -q -j2 -p continuum-operator -p continuum-testenv
+say "building the operator and the demo"
+cargo build -q -j2 -p continuum-operator -p continuum-demo
 ensure_control_plane
 say "the edge scene"
-exec target/debug/continuum-testenv demo --operator target/debug/continuum-operator --repo . "$@"
+# continuum-demo runs the continuum-operator built next to it, in whichever target directory
+# cargo uses (CARGO_TARGET_DIR or not); --operator PATH overrides it.
+exec cargo run -q -j2 -p continuum-demo --bin continuum-demo -- --repo . "$@"
