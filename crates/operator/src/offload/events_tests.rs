@@ -1,5 +1,5 @@
 use continuum_api::offload::{BackendName, Transition};
-use continuum_policy::offload::{Action, Decision, Phase, Reason as DecisionReason, State};
+use continuum_policy::offload::{Decision, Move, Phase, Reason as DecisionReason, State};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::select;
@@ -9,7 +9,7 @@ use crate::offload::conditions::{OffloadCond, Reason, Type};
 fn decision(cause: DecisionReason) -> Decision {
     Decision {
         state: State::default(),
-        action: Action::Stay,
+        action: Move::Stay,
         phase: Phase::Local,
         cause,
         reason: cause.as_str(),

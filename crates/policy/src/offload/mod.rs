@@ -65,7 +65,7 @@ pub fn decide(r: &Rules, prev: &State, o: &Observation, now: i64) -> Decision {
     let ctx = text::Ctx { r, o, now };
     if r.suspend {
         let msg = "spec.suspend is set: nothing is evaluated or switched".into();
-        return ctx.done(s, Action::Stay, Phase::Suspended, Reason::Suspended, msg, true);
+        return ctx.done(s, Move::Stay, Phase::Suspended, Reason::Suspended, msg, true);
     }
     if let Some(pin) = r.pin {
         return pinned(&ctx, s, pin);
@@ -89,7 +89,7 @@ pub fn decide(r: &Rules, prev: &State, o: &Observation, now: i64) -> Decision {
             s.healthy_since_ms = None;
             let phase = if active == Backend::Local { Phase::Local } else { Phase::Offloaded };
             let msg = format!("{}: staying on {}", ctx.observed(), r.endpoint(active));
-            ctx.done(s, Action::Stay, phase, Reason::Steady, msg, true)
+            ctx.done(s, Move::Stay, phase, Reason::Steady, msg, true)
         }
     }
 }
@@ -114,7 +114,7 @@ fn violating(ctx: &text::Ctx<'_>, mut s: State, reason: Reason) -> Decision {
         text::span_ms(now - since),
         text::span_ms(r.offload_for_ms)
     );
-    ctx.done(s, Action::Stay, Phase::Local, Reason::Violating, msg, true)
+    ctx.done(s, Move::Stay, Phase::Local, Reason::Violating, msg, true)
 }
 
 /// Offloaded with every recovery rule holding: back to local once it has lasted `recoverWhen.for`.
@@ -133,7 +133,7 @@ fn recovering(ctx: &text::Ctx<'_>, mut s: State) -> Decision {
         text::span_ms(now - since),
         text::span_ms(r.recover_for_ms)
     );
-    ctx.done(s, Action::Stay, Phase::Offloaded, Reason::Recovering, msg, true)
+    ctx.done(s, Move::Stay, Phase::Offloaded, Reason::Recovering, msg, true)
 }
 
 fn pinned(ctx: &text::Ctx<'_>, mut s: State, pin: Backend) -> Decision {
@@ -141,7 +141,7 @@ fn pinned(ctx: &text::Ctx<'_>, mut s: State, pin: Backend) -> Decision {
     s.healthy_since_ms = None;
     if s.active == pin {
         let msg = format!("pinned to {} by spec.pin", ctx.r.endpoint(pin));
-        return ctx.done(s, Action::Stay, Phase::Pinned, Reason::Pinned, msg, true);
+        return ctx.done(s, Move::Stay, Phase::Pinned, Reason::Pinned, msg, true);
     }
     if pin == Backend::Offload
         && let TargetHealth::Unhealthy(why) = &ctx.o.target
@@ -150,7 +150,7 @@ fn pinned(ctx: &text::Ctx<'_>, mut s: State, pin: Backend) -> Decision {
             "spec.pin asks for {} but it is unreachable ({why}); staying on {}",
             ctx.r.offload_endpoint, ctx.r.local_endpoint
         );
-        let blocked = Action::Blocked { wanted: pin, gate: Gate::TargetUnhealthy };
+        let blocked = Move::Blocked { wanted: pin, gate: Gate::TargetUnhealthy };
         return ctx.done(s, blocked, Phase::Degraded, Reason::TargetUnhealthy, msg, true);
     }
     let msg = format!("pinned by spec.pin: switch to {}", ctx.r.endpoint(pin));
@@ -186,7 +186,7 @@ fn no_data(ctx: &text::Ctx<'_>, mut s: State, why: String) -> Decision {
                 r.on_no_data,
                 r.endpoint(s.active)
             );
-            ctx.done(s, Action::Stay, Phase::Degraded, Reason::TelemetryUnavailable, msg, false)
+            ctx.done(s, Move::Stay, Phase::Degraded, Reason::TelemetryUnavailable, msg, false)
         }
     }
 }
@@ -198,20 +198,20 @@ fn switch(ctx: &text::Ctx<'_>, mut s: State, to: Backend, reason: Reason, msg: S
     let stay_phase = if s.active == Backend::Local { Phase::Local } else { Phase::Offloaded };
     if let Some(held) = hold(ctx, &s, to, &msg, forced) {
         let phase = if held.gate == Gate::TargetUnhealthy { Phase::Degraded } else { stay_phase };
-        let blocked = Action::Blocked { wanted: to, gate: held.gate };
+        let blocked = Move::Blocked { wanted: to, gate: held.gate };
         return ctx.done(s, blocked, phase, held.reason, held.message, telemetry_ok);
     }
     if ctx.r.dry_run {
         let m = format!("DryRun: would {msg}");
         let would = if to == Backend::Offload { Reason::DryRunWouldOffload } else { Reason::DryRunWouldRecover };
-        return ctx.done(s, Action::Switch { to, dry_run: true }, stay_phase, would, m, telemetry_ok);
+        return ctx.done(s, Move::Switch { to, dry_run: true }, stay_phase, would, m, telemetry_ok);
     }
     s.active = to;
     s.violating_since_ms = None;
     s.healthy_since_ms = None;
     s.recent_switches_ms.push(now);
     let phase = if to == Backend::Local { Phase::Local } else { Phase::Offloaded };
-    ctx.done(s, Action::Switch { to, dry_run: false }, phase, reason, msg, telemetry_ok)
+    ctx.done(s, Move::Switch { to, dry_run: false }, phase, reason, msg, telemetry_ok)
 }
 
 /// A gate holding a wanted switch.

@@ -52,7 +52,7 @@ fn switches(ds: &[Decision]) -> Vec<(usize, Backend)> {
     ds.iter()
         .enumerate()
         .filter_map(|(i, d)| match d.action {
-            Action::Switch { to, dry_run: false } => Some((i, to)),
+            Move::Switch { to, dry_run: false } => Some((i, to)),
             _ => None,
         })
         .collect()
@@ -134,12 +134,12 @@ fn never_switches_to_an_unreachable_offload_agent() {
     let mut o = obs(5.0, 0.1, T0);
     o.target = TargetHealth::Unhealthy("connection refused".into());
     let d = decide(&r, &s, &o, T0);
-    assert_eq!(d.action, Action::Blocked { wanted: Backend::Offload, gate: Gate::TargetUnhealthy });
+    assert_eq!(d.action, Move::Blocked { wanted: Backend::Offload, gate: Gate::TargetUnhealthy });
     assert_eq!((d.phase, d.reason, d.state.active), (Phase::Degraded, "TargetUnhealthy", Backend::Local));
     assert!(d.message.contains("unreachable (connection refused): not switching"), "{}", d.message);
     s = d.state;
     let d = decide(&r, &s, &obs(5.0, 0.1, T0 + 10 * S), T0 + 10 * S);
-    assert_eq!(d.action, Action::Switch { to: Backend::Offload, dry_run: false }, "switches once the agent answers");
+    assert_eq!(d.action, Move::Switch { to: Backend::Offload, dry_run: false }, "switches once the agent answers");
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn fails_back_at_once_when_the_offload_agent_dies_even_inside_the_cooldown() {
     let mut o = obs(5.0, 0.3, T0);
     o.target = TargetHealth::Unhealthy("connect timeout after 2s".into());
     let d = decide(&rules(), &s, &o, T0);
-    assert_eq!(d.action, Action::Switch { to: Backend::Local, dry_run: false });
+    assert_eq!(d.action, Move::Switch { to: Backend::Local, dry_run: false });
     assert_eq!(d.reason, "TargetUnhealthy");
 }
 
@@ -158,7 +158,7 @@ fn stale_samples_count_as_no_data_and_hold_keeps_everything() {
     let d = decide(&rules(), &s, &obs(30.0, 0.01, T0 - 120 * S), T0);
     assert_eq!(
         (d.action.clone(), d.phase, d.reason, d.telemetry_ok),
-        (Action::Stay, Phase::Degraded, "TelemetryUnavailable", false)
+        (Move::Stay, Phase::Degraded, "TelemetryUnavailable", false)
     );
     assert!(d.message.contains("the newest sample is 2m old (maxSampleAge 1m)"), "{}", d.message);
     assert_eq!(d.state.healthy_since_ms, s.healthy_since_ms, "Hold keeps the timers");
@@ -183,7 +183,7 @@ fn on_no_data_local_and_offload_switch_after_the_sustain_window() {
         for i in 0..5 {
             let now = T0 + i * 10 * S;
             let d = decide(&r, &s, &missing(now), now);
-            if first_switch.is_none() && matches!(d.action, Action::Switch { .. }) {
+            if first_switch.is_none() && matches!(d.action, Move::Switch { .. }) {
                 first_switch = Some((i, d.reason, d.state.active));
             }
             s = d.state;
@@ -207,14 +207,14 @@ fn pin_overrides_telemetry_but_not_a_dead_target() {
     let mut r = rules();
     r.pin = Some(Backend::Local);
     let d = decide(&r, &offloaded(), &obs(5.0, 0.3, T0), T0);
-    assert_eq!((d.action.clone(), d.phase), (Action::Switch { to: Backend::Local, dry_run: false }, Phase::Pinned));
+    assert_eq!((d.action.clone(), d.phase), (Move::Switch { to: Backend::Local, dry_run: false }, Phase::Pinned));
     let d = decide(&r, &d.state, &obs(5.0, 0.3, T0 + 10 * S), T0 + 10 * S);
-    assert_eq!((d.action, d.phase, d.reason), (Action::Stay, Phase::Pinned, "Pinned"));
+    assert_eq!((d.action, d.phase, d.reason), (Move::Stay, Phase::Pinned, "Pinned"));
     r.pin = Some(Backend::Offload);
     let mut o = obs(5.0, 0.3, T0);
     o.target = TargetHealth::Unhealthy("connection refused".into());
     let d = decide(&r, &State::default(), &o, T0);
-    assert_eq!(d.action, Action::Blocked { wanted: Backend::Offload, gate: Gate::TargetUnhealthy });
+    assert_eq!(d.action, Move::Blocked { wanted: Backend::Offload, gate: Gate::TargetUnhealthy });
 }
 
 #[test]
@@ -223,7 +223,7 @@ fn suspend_changes_nothing() {
     r.suspend = true;
     let s = State { violating_since_ms: Some(T0 - 600 * S), ..State::default() };
     let d = decide(&r, &s, &obs(1.0, 2.0, T0), T0);
-    assert_eq!((d.action, d.phase, d.state), (Action::Stay, Phase::Suspended, s));
+    assert_eq!((d.action, d.phase, d.state), (Move::Stay, Phase::Suspended, s));
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn dry_run_reports_the_switch_without_making_it() {
     let d = decide(&r, &s, &obs(4.0, 0.1, T0), T0);
     assert_eq!(
         (d.action.clone(), d.reason, d.state.active),
-        (Action::Switch { to: Backend::Offload, dry_run: true }, "DryRunWouldOffload", Backend::Local)
+        (Move::Switch { to: Backend::Offload, dry_run: true }, "DryRunWouldOffload", Backend::Local)
     );
     assert!(d.message.starts_with("DryRun: would fps 4.0 < 10 for 30s: offload to"), "{}", d.message);
     assert!(d.state.recent_switches_ms.is_empty());
@@ -245,5 +245,5 @@ fn a_restarted_operator_resumes_the_window_from_the_persisted_state() {
     // Violating since 25 s before the restart: the first evaluation 5 s later offloads.
     let persisted = State { violating_since_ms: Some(T0 - 25 * S), ..State::default() };
     let d = decide(&rules(), &persisted, &obs(6.0, 0.1, T0 + 5 * S), T0 + 5 * S);
-    assert_eq!(d.action, Action::Switch { to: Backend::Offload, dry_run: false });
+    assert_eq!(d.action, Move::Switch { to: Backend::Offload, dry_run: false });
 }

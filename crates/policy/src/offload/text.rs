@@ -1,6 +1,6 @@
 //! Sentences for offload decisions.
 
-use super::{Action, Decision, Observation, Phase, Reason, Rules, State};
+use super::{Decision, Move, Observation, Phase, Reason, Rules, State};
 use crate::format::{seconds, span};
 
 pub(super) struct Ctx<'a> {
@@ -21,7 +21,7 @@ impl Ctx<'_> {
     pub fn done(
         &self,
         state: State,
-        action: Action,
+        action: Move,
         phase: Phase,
         cause: Reason,
         message: String,

@@ -112,7 +112,7 @@ pub enum Phase {
 
 /// What happens now.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Action {
+pub enum Move {
     Stay,
     /// Point the workload at `to` (DryRun: report only).
     Switch {
@@ -136,7 +136,7 @@ pub enum Gate {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     pub state: State,
-    pub action: Action,
+    pub action: Move,
     pub phase: Phase,
     /// Why, as a type: match on this, never on `reason`.
     pub cause: super::Reason,

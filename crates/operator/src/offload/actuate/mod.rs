@@ -14,7 +14,7 @@ mod override_policy;
 mod service;
 
 use continuum_api::offload::{ActuationStatus, OffloadPolicySpec, Transition};
-use continuum_policy::offload::{Action, Backend, Decision, Rules, State};
+use continuum_policy::offload::{Backend, Decision, Move, Rules, State};
 use kube::Client;
 
 use super::conditions::{OffloadCond, Reason, Type};
@@ -198,7 +198,7 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
     match write(t, d.state.active, current).await {
         Ok((applied, reading)) => {
             let switched = match d.action {
-                Action::Switch { to, dry_run: false } => Some(Transition {
+                Move::Switch { to, dry_run: false } => Some(Transition {
                     time: crate::clock::time(now),
                     from: status::to_api(prev.active),
                     to: status::to_api(to),

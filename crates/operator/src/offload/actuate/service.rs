@@ -92,23 +92,38 @@ pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, Actua
 }
 
 pub async fn write(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<(), ActuationError> {
-    if let (Some(local), Some(offload)) = (&s.local_selector, &s.offload_selector) {
-        let selector = if backend == Backend::Offload { offload } else { local };
-        let body = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": { "name": s.name },
-            "spec": { "selector": selector }
-        });
-        t.rt.may_write("services")?;
-        let api: Api<Service> = Api::namespaced(t.client(), t.ns);
-        let object = format!("selector of Service {}", s.name);
-        return api
-            .patch(&s.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
-            .await
-            .map_err(write_error(&object))
-            .map(drop);
+    match (&s.local_selector, &s.offload_selector) {
+        (Some(local), Some(offload)) => {
+            let selector = if backend == Backend::Offload { offload } else { local };
+            write_selector(t, s, selector).await
+        }
+        _ => write_slice(t, s, backend).await,
     }
+}
+
+/// Points the Service's selector at the backend's pods (only `spec.selector` is applied).
+async fn write_selector(
+    t: &Target<'_>,
+    s: &ServiceActuation,
+    selector: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ActuationError> {
+    let body = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "name": s.name },
+        "spec": { "selector": selector }
+    });
+    t.rt.may_write("services")?;
+    let api: Api<Service> = Api::namespaced(t.client(), t.ns);
+    let object = format!("selector of Service {}", s.name);
+    api.patch(&s.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+        .await
+        .map_err(write_error(&object))
+        .map(drop)
+}
+
+/// Applies the owned EndpointSlice of a selector-less Service: one endpoint, the backend's agent.
+async fn write_slice(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<(), ActuationError> {
     let svc = service(t, s).await?;
     let spec = svc.spec.clone().unwrap_or_default();
     if spec.selector.as_ref().is_some_and(|sel| !sel.is_empty()) {
