@@ -4,56 +4,67 @@
 //! 2. 1,000 policies sharing 10 distinct queries: PromQL queries issued per interval and the
 //!    operator's CPU time per interval.
 
-use std::io::{Read, Write};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use continuum_api::OffloadPolicy;
+use continuum_testenv::kit::manifest::Fixtures;
+use continuum_testenv::kit::{Cluster, Launch, Objects};
 use continuum_testenv::sim::{Agent, Exporter};
 use continuum_testenv::{ControlPlane, Prometheus};
+use k8s_openapi::api::apps::v1::Deployment;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
 
-fn kubectl_stdin(cp: &ControlPlane, args: &[&str], input: &str) {
-    let mut child = cp
-        .kubectl()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(mut s) = child.stdin.take() {
-        let _ = s.write_all(input.as_bytes());
+fn fixtures() -> Fixtures {
+    Fixtures::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+}
+
+fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The detector's first environment value (its VACCEL_RPC_ADDRESS).
+fn env_value(d: &Deployment) -> Option<String> {
+    d.spec.template.spec.as_ref()?.containers.first()?.env.as_ref()?.first()?.value.clone()
+}
+
+fn deployment(pi: &str) -> Deployment {
+    let mut d: Deployment = or_panic(fixtures().load("detector.yaml"));
+    let containers = d.spec.template.spec.as_mut().map(|s| &mut s.containers);
+    if let Some(var) = containers.and_then(|c| c.first_mut()?.env.as_mut()?.first_mut()) {
+        var.value = Some(pi.to_owned());
     }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    d
 }
 
-fn env(cp: &ControlPlane) -> String {
-    let jp = "jsonpath={.spec.template.spec.containers[0].env[0].value}";
-    let out = cp.kubectl_output(&["get", "deployment", "detector", "-o", jp]).unwrap_or_else(|e| panic!("{e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The fixture's Prometheus policy on fps only, with the bench's query and interval.
+fn policy(name: &str, prom: &str, fps_query: &str, pi: &str, jetson: &str, interval: Duration) -> OffloadPolicy {
+    let mut p: OffloadPolicy = or_panic(fixtures().load("offloadpolicy-prometheus.yaml"));
+    p.metadata.name = Some(name.to_owned());
+    let t = &mut p.spec.telemetry;
+    if let Some(source) = t.prometheus.as_mut() {
+        source.url = prom.to_owned();
+    }
+    if let Some(fps) = t.fps.as_mut() {
+        fps.query = Some(fps_query.to_owned());
+    }
+    (t.latency, t.interval, t.max_sample_age) = (None, interval.into(), Duration::from_secs(30).into());
+    p.spec.offload_when.latency_above = None;
+    if let Some(recover) = p.spec.recover_when.as_mut() {
+        recover.latency_below = None;
+    }
+    p.spec.backends.local.endpoint = pi.to_owned();
+    p.spec.backends.offload.endpoint = jetson.to_owned();
+    p.spec.backends.offload.health_check = Default::default();
+    p
 }
 
-fn deployment(pi: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: detector\nspec:\n  selector:\n    matchLabels: {{app: detector}}\n  template:\n    metadata:\n      labels: {{app: detector}}\n    spec:\n      containers:\n      - name: detector\n        image: registry.example/detector:1.0\n        env:\n        - {{name: VACCEL_RPC_ADDRESS, value: \"{pi}\"}}\n"
-    )
-}
-
-fn policy(name: &str, prom: &str, fps_query: &str, pi: &str, jetson: &str, interval: &str) -> String {
-    format!(
-        "---\napiVersion: continuum.dev/v1alpha1\nkind: OffloadPolicy\nmetadata:\n  name: {name}\nspec:\n  targetRef: {{name: detector}}\n  telemetry:\n    prometheus: {{url: \"{prom}\"}}\n    fps: {{query: \"{fps_query}\"}}\n    interval: {interval}\n    maxSampleAge: 30s\n  offloadWhen: {{fpsBelow: 10, for: 3s}}\n  recoverWhen: {{fpsAbove: 12, for: 3s}}\n  backends:\n    local: {{endpoint: \"{pi}\"}}\n    offload: {{endpoint: \"{jetson}\"}}\n  actuation:\n    env: {{container: detector}}\n  cooldown: 0s\n  maxSwitchesPerHour: 20\n"
-    )
-}
-
-fn metric(port: u16, name: &str) -> f64 {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+fn delete_policy(policies: &Objects<OffloadPolicy>, name: &str) {
+    if or_panic(policies.get_opt(name)).is_some() {
+        or_panic(policies.delete(name));
+        or_panic(policies.wait_gone(name, Duration::from_secs(60)));
+    }
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
@@ -63,41 +74,36 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
-    cp.apply_crds(&crds).unwrap_or_else(|e| panic!("{e}"));
+    let cp = or_panic(ControlPlane::start());
+    or_panic(cp.apply_crds(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds")));
+    let cluster = or_panic(Cluster::connect(&cp));
+    let (deployments, policies) = (cluster.namespaced::<Deployment>("default"), cluster.namespaced("default"));
     let exporter = Exporter::start(25.0, 0.04);
     let (pi, jetson) = (Agent::start(), Agent::start());
     let target = format!("127.0.0.1:{}/metrics", exporter.port);
-    let prom = Prometheus::start(&[&target], Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port();
-    let op = common::start_operator(&cp, &format!("127.0.0.1:{port}"));
+    let prom = or_panic(Prometheus::start(&[&target], Duration::from_secs(1)));
+    let op = or_panic(Launch::run(OPERATOR, &cp.kubeconfig).start(&cp.dir, "bench"));
 
     // 1. Degradation -> patched Deployment.
     let mut took = Vec::new();
-    let gitops = ["apply", "--field-manager", "gitops", "--force-conflicts", "--server-side", "-f", "-"];
+    let second = Duration::from_secs(1);
     for trial in 0..20 {
         exporter.set(25.0, 0.04);
-        kubectl_stdin(&cp, &gitops, &deployment(&pi.endpoint()));
-        let _ = cp.kubectl_output(&["delete", "offloadpolicy", "detector", "--ignore-not-found", "--wait"]);
-        let p = policy("detector", &prom.url, "max(detector_fps)", &pi.endpoint(), &jetson.endpoint(), "1s");
-        kubectl_stdin(&cp, &["apply", "-f", "-"], &p);
+        or_panic(deployments.apply(&deployment(&pi.endpoint()), "gitops"));
+        delete_policy(&policies, "detector");
+        let p = policy("detector", &prom.url, "max(detector_fps)", &pi.endpoint(), &jetson.endpoint(), second);
+        or_panic(policies.apply(&p, "user"));
         std::thread::sleep(Duration::from_secs(3));
         let degraded = Instant::now();
         exporter.set(4.0, 0.3);
-        while env(&cp) != jetson.endpoint() {
-            assert!(degraded.elapsed() < Duration::from_secs(30), "trial {trial}: no switch");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let limit = Duration::from_secs(30);
+        let switched = |d: &Deployment| env_value(d).as_deref() == Some(jetson.endpoint().as_str());
+        or_panic(deployments.wait_for("detector", &format!("trial {trial}: the switch"), limit, switched));
         took.push(degraded.elapsed().as_secs_f64());
     }
     took.sort_by(f64::total_cmp);
@@ -111,23 +117,22 @@ fn main() {
     );
 
     // 2. 1,000 policies, 10 distinct queries, interval 10s.
-    let _ = cp.kubectl_output(&["delete", "offloadpolicy", "detector", "--wait"]);
+    delete_policy(&policies, "detector");
     exporter.set(25.0, 0.04);
-    let many: String = (0..1000)
-        .map(|i| {
-            let q = format!("max(detector_fps) + {}", i % 10);
-            policy(&format!("p{i:04}"), &prom.url, &q, &pi.endpoint(), &jetson.endpoint(), "10s")
-        })
-        .collect();
-    kubectl_stdin(&cp, &["apply", "-f", "-"], &many);
+    for i in 0..1000 {
+        let q = format!("max(detector_fps) + {}", i % 10);
+        let p = policy(&format!("p{i:04}"), &prom.url, &q, &pi.endpoint(), &jetson.endpoint(), 10 * second);
+        or_panic(policies.apply(&p, "user"));
+    }
     std::thread::sleep(Duration::from_secs(25));
-    let pid = op.0.id();
+    let pid = or_panic(op.pid());
+    let metric = |name: &str| op.metric(name).unwrap_or(0.0);
     let queries = "continuum_offload_telemetry_queries_total";
     let evals = "continuum_offload_evaluation_duration_seconds_count";
-    let (q0, c0, e0) = (metric(port, queries), cpu_seconds(pid), metric(port, evals));
+    let (q0, c0, e0) = (metric(queries), cpu_seconds(pid), metric(evals));
     let window = 60.0;
     std::thread::sleep(Duration::from_secs_f64(window));
-    let (q1, c1, e1) = (metric(port, queries), cpu_seconds(pid), metric(port, evals));
+    let (q1, c1, e1) = (metric(queries), cpu_seconds(pid), metric(evals));
     let intervals = window / 10.0;
     println!(
         "1000 policies, 10 distinct queries, interval 10s, over {window}s: {:.1} PromQL queries per interval, {:.0} evaluations per interval, operator CPU {:.2}s per interval ({} CPUs)",

@@ -6,20 +6,15 @@
 use std::time::{Duration, Instant};
 
 use continuum_testenv::ControlPlane;
+use continuum_testenv::kit::{Launch, Operator, wait};
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-use common::{Replica, poll, try_http_get};
+const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
 
 const TRIALS: usize = 5;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn ready(r: &Replica) -> bool {
-    try_http_get(r.port, "/readyz").is_some_and(|a| a.starts_with("HTTP/1.1 200"))
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -32,11 +27,19 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-fn replica(cp: &ControlPlane, name: &str, timing: &[&str]) -> Replica {
-    let kubeconfig = cp.kubeconfig.to_string_lossy().into_owned();
-    let mut args = vec!["--kubeconfig", kubeconfig.as_str(), "--lease-namespace", "default"];
-    args.extend_from_slice(timing);
-    Replica::start(&cp.dir, name, &args)
+fn replica(cp: &ControlPlane, name: &str, timing: &[&str]) -> Operator {
+    let launch = Launch::run(OPERATOR, &cp.kubeconfig).args(["--lease-namespace", "default"]);
+    launch.args(timing.iter().copied()).start(&cp.dir, name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Polls until `done`; panics with what was awaited after `limit`.
+fn poll(what: &str, limit: Duration, done: impl FnMut() -> bool) -> Duration {
+    wait::until(what, limit, done).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Sends `kill -<sig>` to the operator.
+fn signal(r: &Operator, sig: &str) {
+    r.signal(sig).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Seconds from the leader's end (kill -9 or SIGTERM) to the standby reporting leadership.
@@ -44,21 +47,15 @@ fn failover(cp: &ControlPlane, timing: &[&str], sigterm: bool, round: usize) -> 
     let a = replica(cp, &format!("a{round}{sigterm}"), timing);
     poll("a leads", Duration::from_secs(60), || a.is_leader());
     let b = replica(cp, &format!("b{round}{sigterm}"), timing);
-    poll("b stands by", Duration::from_secs(30), || ready(&b));
+    poll("b stands by", Duration::from_secs(30), || b.ready());
     std::thread::sleep(Duration::from_millis(700));
-    let mut a = a;
     let started = Instant::now();
-    if sigterm {
-        a.signal("TERM");
-    } else {
-        let _ = a.child.kill();
-    }
+    signal(&a, if sigterm { "TERM" } else { "KILL" });
     poll("b leads", Duration::from_secs(60), || b.is_leader());
     let took = started.elapsed().as_secs_f64();
     drop(a);
-    let mut b = b;
-    b.signal("TERM"); // release, so the next round starts without waiting
-    let _ = b.child.wait();
+    signal(&b, "TERM"); // release, so the next round starts without waiting
+    let _ = b.wait_exit(Duration::from_secs(30));
     took
 }
 
@@ -70,13 +67,12 @@ fn main() {
     for i in 0..TRIALS {
         let started = Instant::now();
         let r = replica(&cp, &format!("start{i}"), &[]);
-        poll("ready", Duration::from_secs(60), || ready(&r));
+        poll("ready", Duration::from_secs(60), || r.ready());
         starts.push(started.elapsed().as_secs_f64());
         std::thread::sleep(Duration::from_secs(5));
-        rss.push(rss_mib(r.child.id()));
-        let mut r = r;
-        r.signal("TERM");
-        let _ = r.child.wait();
+        rss.push(rss_mib(r.pid().unwrap_or_else(|e| panic!("{e}"))));
+        signal(&r, "TERM");
+        let _ = r.wait_exit(Duration::from_secs(30));
     }
     println!("machine: {} cores; {TRIALS} trials each", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!("start to ready (process start -> /readyz 200, leading, caches synced): median {:.3}s", median(starts));

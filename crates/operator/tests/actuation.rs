@@ -3,266 +3,313 @@
 //! Deployment's pod template never changes — and deleting a policy restores the local backend
 //! unless `onDelete: Keep`.
 
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-use continuum_testenv::ControlPlane;
+use continuum_api::OffloadPolicy;
+use continuum_api::offload::{Actuation, ConfigMapActuation, OnDelete, OverridePolicyActuation, ServiceActuation};
+use continuum_testenv::kit::{self, Objects};
 use continuum_testenv::sim::Agent;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::DynamicObject;
 
 mod common;
-use common::{DETECTOR, Scene};
+use common::{Testbed, fixtures};
 
-fn scene() -> Scene {
-    let s = Scene::start(true);
-    apply(&s.cp, &DETECTOR.replace("PI", &s.pi.endpoint()), "gitops");
-    s
+const LIMIT: Duration = Duration::from_secs(20);
+
+struct Scenario {
+    s: Testbed,
+    deployments: Objects<Deployment>,
+    policies: Objects<OffloadPolicy>,
 }
 
-fn kubectl(cp: &ControlPlane, args: &[&str]) -> String {
-    let out = cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success() || args[0] == "get", "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn scenario() -> kit::Result<Scenario> {
+    let s = Testbed::start(true)?;
+    let deployments = s.cluster.namespaced::<Deployment>("default");
+    deployments.apply(&common::detector(&s.pi.endpoint())?, "gitops")?;
+    let policies = s.cluster.namespaced("default");
+    Ok(Scenario { s, deployments, policies })
 }
 
-fn get(cp: &ControlPlane, kind: &str, name: &str, path: &str) -> String {
-    kubectl(cp, &["get", kind, name, "-o", &format!("jsonpath={path}")])
+impl Scenario {
+    fn policy(&self, actuation: Actuation, on_delete: OnDelete) -> kit::Result<OffloadPolicy> {
+        let s = &self.s;
+        let mut p = common::scrape_policy(&s.scrape_url(), &s.pi.endpoint(), &s.jetson.endpoint())?;
+        p.spec.actuation = actuation;
+        p.spec.on_delete = on_delete;
+        Ok(p)
+    }
+
+    fn degrade(&self) {
+        self.s.exporter.set(3.0, 0.5);
+    }
+
+    fn recover(&self) {
+        self.s.exporter.set(25.0, 0.04);
+    }
+
+    /// The Deployment's generation and pod template: must never change in these modes.
+    fn template(&self) -> kit::Result<(Option<i64>, String)> {
+        let d = self.deployments.get("detector")?;
+        Ok((d.metadata.generation, serde_json::to_string(&d.spec.template).unwrap_or_default()))
+    }
+
+    fn actuation_object(&self) -> kit::Result<Option<String>> {
+        Ok(self.policies.get("detector")?.status.and_then(|s| s.actuation).map(|a| a.object))
+    }
+
+    fn delete_policy(&self) -> kit::Result<()> {
+        self.policies.delete("detector")?;
+        self.policies.wait_gone("detector", LIMIT)
+    }
 }
 
-fn apply(cp: &ControlPlane, yaml: &str, manager: &str) {
-    let path = cp.dir.join(format!("{manager}-{}.yaml", yaml.len()));
-    std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{e}"));
-    kubectl(cp, &["apply", "--server-side", "--field-manager", manager, "-f", &path.to_string_lossy()]);
+fn actuation(f: impl FnOnce(&mut Actuation)) -> Actuation {
+    let mut a = Actuation { env: None, service: None, override_policy: None, config_map: None };
+    f(&mut a);
+    a
 }
 
-/// Waits for `done`; on timeout the panic shows the policy's conditions.
-fn wait(s: &Scene, what: &str, mut done: impl FnMut() -> bool) {
-    let (started, limit) = (Instant::now(), Duration::from_secs(20));
-    while !done() {
-        if started.elapsed() > limit {
-            let conditions = status(&s.cp, "{.status.conditions}");
-            panic!("timed out after {limit:?} waiting for {what}; policy conditions: {conditions}");
+fn selector(node: &str) -> BTreeMap<String, String> {
+    [("app".to_owned(), "vaccel-agent".to_owned()), ("node".to_owned(), node.to_owned())].into()
+}
+
+fn annotate(team: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {"annotations": {"team": team}}})
+}
+
+fn service_actuation(selectors: bool) -> Actuation {
+    actuation(|a| {
+        a.service = Some(ServiceActuation {
+            name: "vaccel-backend".into(),
+            port: None,
+            local_selector: selectors.then(|| selector("pi")),
+            offload_selector: selectors.then(|| selector("jetson")),
+        })
+    })
+}
+
+#[test]
+fn service_selector_mode_repoints_the_service_and_leaves_the_pods_alone() -> kit::Result<()> {
+    let sc = scenario()?;
+    let services = sc.s.cluster.namespaced::<Service>("default");
+    services.apply(&fixtures().load("service.yaml")?, "gitops")?;
+    let before = sc.template()?;
+    let _op = sc.s.operator("test-operator")?;
+    sc.policies.apply(&sc.policy(service_actuation(true), OnDelete::Restore)?, "user")?;
+    sc.policies.wait_for("detector", "actuation status", LIMIT, |p| {
+        let a = p.status.as_ref().and_then(|s| s.actuation.as_ref());
+        a.is_some_and(|a| {
+            (a.mode.as_str(), a.object.as_str(), a.observed_value.as_deref())
+                == ("service", "Service vaccel-backend", Some("app=vaccel-agent,node=pi"))
+        })
+    })?;
+    services.merge("vaccel-backend", &annotate("edge"))?;
+    let on = |node: &'static str| {
+        move |s: &Service| {
+            s.spec.as_ref().and_then(|s| s.selector.as_ref()?.get("node").cloned()).as_deref() == Some(node)
         }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!("{what}: {:.1}s", started.elapsed().as_secs_f64());
-}
-
-fn policy(s: &Scene, actuation: &str, on_delete: &str) -> String {
-    POLICY
-        .replace("EXPORTER", &s.exporter.port.to_string())
-        .replace("PI", &s.pi.endpoint())
-        .replace("JETSON", &s.jetson.endpoint())
-        .replace("ACTUATION", actuation)
-        .replace("ONDELETE", on_delete)
-}
-
-fn degrade(s: &Scene) {
-    s.exporter.set(3.0, 0.5);
-}
-
-fn recover(s: &Scene) {
-    s.exporter.set(25.0, 0.04);
-}
-
-/// The Deployment's pod template and generation: must never change in these modes.
-fn template(cp: &ControlPlane) -> String {
-    get(cp, "deployment", "detector", "{.metadata.generation} {.spec.template}")
-}
-
-fn status(cp: &ControlPlane, path: &str) -> String {
-    get(cp, "offloadpolicy", "detector", path)
-}
-
-#[test]
-fn service_selector_mode_repoints_the_service_and_leaves_the_pods_alone() {
-    let s = scene();
-    apply(&s.cp, SERVICE.replace("SELECTOR", "  selector: {app: vaccel-agent, node: pi}\n").as_str(), "gitops");
-    let before = template(&s.cp);
-    let _op = common::start_operator(&s.cp, "127.0.0.1:0");
-    let actuation = "service: {name: vaccel-backend, localSelector: {app: vaccel-agent, node: pi}, offloadSelector: {app: vaccel-agent, node: jetson}}";
-    apply(&s.cp, &policy(&s, actuation, "Restore"), "user");
-    wait(&s, "actuation status", || {
-        status(&s.cp, "{.status.actuation.mode} {.status.actuation.object} {.status.actuation.observedValue}")
-            == "service Service vaccel-backend app=vaccel-agent,node=pi"
-    });
-    kubectl(&s.cp, &["annotate", "service", "vaccel-backend", "team=edge"]);
-    let selector = || get(&s.cp, "service", "vaccel-backend", "{.spec.selector.node}");
+    };
     for round in 0..2 {
-        degrade(&s);
-        wait(&s, &format!("round {round}: selector on the Jetson agents"), || selector() == "jetson");
-        recover(&s);
-        wait(&s, &format!("round {round}: selector back on the Pi agents"), || selector() == "pi");
+        sc.degrade();
+        services.wait_for(
+            "vaccel-backend",
+            &format!("round {round}: selector on the Jetson agents"),
+            LIMIT,
+            on("jetson"),
+        )?;
+        sc.recover();
+        services.wait_for(
+            "vaccel-backend",
+            &format!("round {round}: selector back on the Pi agents"),
+            LIMIT,
+            on("pi"),
+        )?;
     }
-    assert_eq!(get(&s.cp, "service", "vaccel-backend", "{.metadata.annotations.team}"), "edge", "user edit lost");
-    assert_eq!(get(&s.cp, "service", "vaccel-backend", "{.metadata.annotations.owner}"), "gitops");
-    assert_eq!(get(&s.cp, "service", "vaccel-backend", "{.spec.ports[0].port}"), "8192");
-    assert_eq!(template(&s.cp), before, "the Deployment's pod template changed: pods would restart");
-    assert_eq!(status(&s.cp, "{.status.recentTransitions[*].to}"), "Offload Local Offload Local");
+    let svc = services.get("vaccel-backend")?;
+    let annotations = svc.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(annotations.get("team").map(String::as_str), Some("edge"), "user edit lost");
+    assert_eq!(annotations.get("owner").map(String::as_str), Some("gitops"));
+    let port = svc.spec.and_then(|s| s.ports?.first().map(|p| p.port));
+    assert_eq!(port, Some(8192));
+    assert_eq!(sc.template()?, before, "the Deployment's pod template changed: pods would restart");
+    let to: Vec<String> = sc
+        .policies
+        .get("detector")?
+        .status
+        .map(|s| s.recent_transitions)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| format!("{:?}", t.to))
+        .collect();
+    assert_eq!(to, ["Offload", "Local", "Offload", "Local"]);
+    Ok(())
 }
 
 #[test]
-fn service_without_selector_gets_an_endpointslice_for_the_active_agent() {
+fn service_without_selector_gets_an_endpointslice_for_the_active_agent() -> kit::Result<()> {
     // The API server refuses loopback addresses in EndpointSlices: the agents listen on the
     // machine's own address.
     let host = continuum_testenv::sim::primary_address()
         .unwrap_or_else(|| panic!("this test needs a non-loopback address on the default route"));
-    let mut s = scene();
-    s.pi = Agent::start_on(host);
-    s.jetson = Agent::start_on(host);
-    apply(&s.cp, &DETECTOR.replace("PI", &s.pi.endpoint()), "gitops");
-    apply(&s.cp, SERVICE.replace("SELECTOR", "").as_str(), "gitops");
-    let before = template(&s.cp);
-    let _op = common::start_operator(&s.cp, "127.0.0.1:0");
-    apply(&s.cp, &policy(&s, "service: {name: vaccel-backend}", "Restore"), "user");
-    let slice = |p: &str| get(&s.cp, "endpointslice", "vaccel-backend-vaccel", p);
-    let port = |a: &Agent| a.endpoint().rsplit(':').next().unwrap_or_default().to_owned();
-    wait(&s, "EndpointSlice on the Pi agent", || slice("{.ports[0].port}") == port(&s.pi));
-    assert_eq!(
-        slice(
-            "{.addressType} {.endpoints[0].addresses[0]} {.ports[0].name} {.metadata.labels.kubernetes\\.io/service-name}"
-        ),
-        format!("{} {host} vaccel vaccel-backend", if host.is_ipv4() { "IPv4" } else { "IPv6" })
-    );
-    assert_eq!(
-        slice("{.metadata.ownerReferences[0].kind} {.metadata.ownerReferences[0].name}"),
-        "Service vaccel-backend"
-    );
-    kubectl(&s.cp, &["annotate", "endpointslice", "vaccel-backend-vaccel", "team=edge"]);
-    for round in 0..2 {
-        degrade(&s);
-        wait(&s, &format!("round {round}: slice on the Jetson"), || slice("{.ports[0].port}") == port(&s.jetson));
-        recover(&s);
-        wait(&s, &format!("round {round}: slice on the Pi"), || slice("{.ports[0].port}") == port(&s.pi));
+    let mut sc = scenario()?;
+    sc.s.pi = Agent::start_on(host);
+    sc.s.jetson = Agent::start_on(host);
+    sc.deployments.apply(&common::detector(&sc.s.pi.endpoint())?, "gitops")?;
+    let mut service: Service = fixtures().load("service.yaml")?;
+    if let Some(spec) = service.spec.as_mut() {
+        spec.selector = None;
     }
-    assert_eq!(slice("{.metadata.annotations.team}"), "edge", "user edit lost");
-    assert_eq!(template(&s.cp), before);
+    sc.s.cluster.namespaced::<Service>("default").apply(&service, "gitops")?;
+    let before = sc.template()?;
+    let _op = sc.s.operator("test-operator")?;
+    sc.policies.apply(&sc.policy(service_actuation(false), OnDelete::Restore)?, "user")?;
+    let slices = sc.s.cluster.namespaced::<EndpointSlice>("default");
+    let on = |a: &Agent| {
+        let port = i32::from(a.port);
+        move |s: &EndpointSlice| s.ports.as_ref().and_then(|p| p.first()?.port) == Some(port)
+    };
+    let slice = slices.wait_for("vaccel-backend-vaccel", "EndpointSlice on the Pi agent", LIMIT, on(&sc.s.pi))?;
+    let family = if host.is_ipv4() { "IPv4" } else { "IPv6" };
+    assert_eq!(slice.address_type, family);
+    assert_eq!(slice.endpoints.as_ref().and_then(|e| e.first()?.addresses.first().cloned()), Some(host.to_string()));
+    assert_eq!(slice.ports.as_ref().and_then(|p| p.first()?.name.clone()).as_deref(), Some("vaccel"));
+    let labels = slice.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("kubernetes.io/service-name").map(String::as_str), Some("vaccel-backend"));
+    let owner =
+        slice.metadata.owner_references.clone().unwrap_or_default().first().map(|o| (o.kind.clone(), o.name.clone()));
+    assert_eq!(owner, Some(("Service".into(), "vaccel-backend".into())));
+    slices.merge("vaccel-backend-vaccel", &annotate("edge"))?;
+    for round in 0..2 {
+        sc.degrade();
+        slices.wait_for(
+            "vaccel-backend-vaccel",
+            &format!("round {round}: slice on the Jetson"),
+            LIMIT,
+            on(&sc.s.jetson),
+        )?;
+        sc.recover();
+        slices.wait_for("vaccel-backend-vaccel", &format!("round {round}: slice on the Pi"), LIMIT, on(&sc.s.pi))?;
+    }
+    let annotations = slices.get("vaccel-backend-vaccel")?.metadata.annotations.unwrap_or_default();
+    assert_eq!(annotations.get("team").map(String::as_str), Some("edge"), "user edit lost");
+    assert_eq!(sc.template()?, before);
+    Ok(())
 }
 
 #[test]
-fn configmap_mode_switches_one_key_and_deletion_restores_unless_keep() {
-    let s = scene();
-    apply(&s.cp, &CONFIGMAP.replace("PI", &s.pi.endpoint()), "gitops");
-    let before = template(&s.cp);
-    let _op = common::start_operator(&s.cp, "127.0.0.1:0");
-    apply(&s.cp, &policy(&s, "configMap: {name: vaccel-config}", "Restore"), "user");
-    let key = || get(&s.cp, "configmap", "vaccel-config", "{.data.VACCEL_RPC_ADDRESS}");
-    wait(&s, "finalizer added", || status(&s.cp, "{.metadata.finalizers}").contains("continuum.dev/restore-backend"));
-    kubectl(&s.cp, &["patch", "configmap", "vaccel-config", "--type=merge", "-p", r#"{"data":{"log-level":"3"}}"#]);
+fn configmap_mode_switches_one_key_and_deletion_restores_unless_keep() -> kit::Result<()> {
+    let sc = scenario()?;
+    let (pi, jetson) = (sc.s.pi.endpoint(), sc.s.jetson.endpoint());
+    let maps = sc.s.cluster.namespaced::<ConfigMap>("default");
+    let mut map: ConfigMap = fixtures().load("configmap.yaml")?;
+    map.data.get_or_insert_with(BTreeMap::new).insert("VACCEL_RPC_ADDRESS".into(), pi.clone());
+    maps.apply(&map, "gitops")?;
+    let before = sc.template()?;
+    let _op = sc.s.operator("test-operator")?;
+    let mode = || {
+        actuation(|a| {
+            a.config_map = Some(ConfigMapActuation { name: "vaccel-config".into(), key: "VACCEL_RPC_ADDRESS".into() })
+        })
+    };
+    sc.policies.apply(&sc.policy(mode(), OnDelete::Restore)?, "user")?;
+    let value = |m: &ConfigMap| m.data.as_ref().and_then(|d| d.get("VACCEL_RPC_ADDRESS").cloned());
+    let key_is = |endpoint: &str| {
+        let endpoint = endpoint.to_owned();
+        move |m: &ConfigMap| value(m).as_deref() == Some(endpoint.as_str())
+    };
+    sc.policies.wait_for("detector", "finalizer added", LIMIT, |p| {
+        p.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == "continuum.dev/restore-backend"))
+    })?;
+    maps.merge("vaccel-config", &serde_json::json!({"data": {"log-level": "3"}}))?;
     for round in 0..2 {
-        degrade(&s);
-        wait(&s, &format!("round {round}: key on the Jetson"), || key() == s.jetson.endpoint());
-        recover(&s);
-        wait(&s, &format!("round {round}: key on the Pi"), || key() == s.pi.endpoint());
+        sc.degrade();
+        maps.wait_for("vaccel-config", &format!("round {round}: key on the Jetson"), LIMIT, key_is(&jetson))?;
+        sc.recover();
+        maps.wait_for("vaccel-config", &format!("round {round}: key on the Pi"), LIMIT, key_is(&pi))?;
     }
-    assert_eq!(get(&s.cp, "configmap", "vaccel-config", "{.data.log-level}"), "3", "user edit lost");
-    assert_eq!(status(&s.cp, "{.status.actuation.object}"), "ConfigMap vaccel-config");
+    let data = maps.get("vaccel-config")?.data.unwrap_or_default();
+    assert_eq!(data.get("log-level").map(String::as_str), Some("3"), "user edit lost");
+    assert_eq!(sc.actuation_object()?.as_deref(), Some("ConfigMap vaccel-config"));
 
     // Deleted while offloaded: back to the Pi first, then the policy goes.
-    degrade(&s);
-    wait(&s, "offloaded", || key() == s.jetson.endpoint());
-    kubectl(&s.cp, &["delete", "offloadpolicy", "detector", "--wait=false"]);
-    wait(&s, "policy gone", || status(&s.cp, "{.metadata.name}").is_empty());
-    assert_eq!(key(), s.pi.endpoint(), "deletion did not restore the local backend");
-    let events = kubectl(&s.cp, &["get", "events.events.k8s.io", "--field-selector", "reason=Restored", "-o", "name"]);
-    assert!(!events.is_empty(), "no Restored Event");
+    sc.degrade();
+    maps.wait_for("vaccel-config", "offloaded", LIMIT, key_is(&jetson))?;
+    sc.delete_policy()?;
+    assert_eq!(value(&maps.get("vaccel-config")?), Some(pi.clone()), "deletion did not restore the local backend");
+    let restored = sc.s.cluster.namespaced::<Event>("default").list("reason=Restored")?;
+    assert!(!restored.is_empty(), "no Restored Event");
 
     // onDelete: Keep leaves it on the Jetson.
-    apply(&s.cp, &policy(&s, "configMap: {name: vaccel-config}", "Keep"), "user");
-    wait(&s, "offloaded again", || key() == s.jetson.endpoint());
-    kubectl(&s.cp, &["delete", "offloadpolicy", "detector", "--wait=false"]);
-    wait(&s, "policy gone", || status(&s.cp, "{.metadata.name}").is_empty());
-    assert_eq!(key(), s.jetson.endpoint(), "onDelete: Keep switched back");
-    assert_eq!(template(&s.cp), before);
+    sc.policies.apply(&sc.policy(mode(), OnDelete::Keep)?, "user")?;
+    maps.wait_for("vaccel-config", "offloaded again", LIMIT, key_is(&jetson))?;
+    sc.delete_policy()?;
+    assert_eq!(value(&maps.get("vaccel-config")?), Some(jetson.clone()), "onDelete: Keep switched back");
+    assert_eq!(sc.template()?, before);
+    Ok(())
+}
+
+fn plaintext(o: &DynamicObject, field: &str) -> Option<String> {
+    o.data.pointer(&format!("/spec/overrideRules/0/overriders/plaintext/0/{field}"))?.as_str().map(str::to_owned)
 }
 
 #[test]
-fn override_policy_mode_overrides_member_clusters_and_leaves_the_template_alone() {
-    let s = scene();
-    kubectl(&s.cp, &["label", "deployment", "detector", "propagationpolicy.karmada.io/permanent-id=2c5e1a"]);
-    apply(&s.cp, BINDING, "karmada");
-    let aggregated = r#"{"status":{"aggregatedStatus":[{"clusterName":"edge-pi","applied":true,"health":"Healthy"},{"clusterName":"edge-jetson","applied":true,"health":"Healthy"}]}}"#;
-    kubectl(
-        &s.cp,
-        &["patch", "resourcebinding", "detector-deployment", "--subresource=status", "--type=merge", "-p", aggregated],
-    );
-    let before = template(&s.cp);
-    let _op = common::start_operator(&s.cp, "127.0.0.1:0");
-    apply(&s.cp, &policy(&s, "overridePolicy: {container: detector}", "Restore"), "user");
-    wait(&s, "template value reported while local", || {
-        status(&s.cp, "{.status.actuation.object}") == "OverridePolicy detector-vaccel (absent; template value)"
+fn override_policy_mode_overrides_member_clusters_and_leaves_the_template_alone() -> kit::Result<()> {
+    let sc = scenario()?;
+    let (pi, jetson) = (sc.s.pi.endpoint(), sc.s.jetson.endpoint());
+    let label = serde_json::json!({"metadata": {"labels": {"propagationpolicy.karmada.io/permanent-id": "2c5e1a"}}});
+    sc.deployments.merge("detector", &label)?;
+    let bindings = sc.s.cluster.dynamic("default", "work.karmada.io/v1alpha2", "ResourceBinding");
+    bindings.apply(&fixtures().load::<DynamicObject>("resourcebinding.yaml")?, "karmada")?;
+    let aggregated = serde_json::json!({"status": {"aggregatedStatus": [
+        {"clusterName": "edge-pi", "applied": true, "health": "Healthy"},
+        {"clusterName": "edge-jetson", "applied": true, "health": "Healthy"},
+    ]}});
+    bindings.merge_status("detector-deployment", &aggregated)?;
+    let before = sc.template()?;
+    let _op = sc.s.operator("test-operator")?;
+    let mode = actuation(|a| {
+        a.override_policy = Some(OverridePolicyActuation {
+            container: "detector".into(),
+            name: "VACCEL_RPC_ADDRESS".into(),
+            clusters: vec![],
+        })
     });
-    let op = |p: &str| get(&s.cp, "overridepolicy.policy.karmada.io", "detector-vaccel", p);
-    let value = || op("{.spec.overrideRules[0].overriders.plaintext[0].value}");
-    degrade(&s);
-    wait(&s, "override to the Jetson", || value() == s.jetson.endpoint());
+    sc.policies.apply(&sc.policy(mode, OnDelete::Restore)?, "user")?;
+    sc.policies.wait_for("detector", "template value reported while local", LIMIT, |p| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.actuation.as_ref())
+            .is_some_and(|a| a.object == "OverridePolicy detector-vaccel (absent; template value)")
+    })?;
+    let overrides = sc.s.cluster.dynamic("default", "policy.karmada.io/v1alpha1", "OverridePolicy");
+    let value_is = |endpoint: &str| {
+        let endpoint = endpoint.to_owned();
+        move |o: &DynamicObject| plaintext(o, "value").as_deref() == Some(endpoint.as_str())
+    };
+    sc.degrade();
+    let o = overrides.wait_for("detector-vaccel", "override to the Jetson", LIMIT, value_is(&jetson))?;
+    let selector = &o.data["spec"]["resourceSelectors"][0];
+    assert_eq!((selector["kind"].as_str(), selector["name"].as_str()), (Some("Deployment"), Some("detector")));
     assert_eq!(
-        op(
-            "{.spec.resourceSelectors[0].kind}/{.spec.resourceSelectors[0].name} {.spec.overrideRules[0].targetCluster.clusterNames}"
-        ),
-        r#"Deployment/detector ["edge-pi","edge-jetson"]"#
+        o.data["spec"]["overrideRules"][0]["targetCluster"]["clusterNames"],
+        serde_json::json!(["edge-pi", "edge-jetson"])
     );
-    assert_eq!(
-        op(
-            "{.spec.overrideRules[0].overriders.plaintext[0].path} {.spec.overrideRules[0].overriders.plaintext[0].operator}"
-        ),
-        "/spec/template/spec/containers/0/env/0/value replace"
-    );
-    kubectl(&s.cp, &["annotate", "overridepolicy.policy.karmada.io", "detector-vaccel", "team=edge"]);
-    recover(&s);
-    wait(&s, "override back to the Pi", || value() == s.pi.endpoint());
-    degrade(&s);
-    wait(&s, "override to the Jetson again", || value() == s.jetson.endpoint());
-    assert_eq!(op("{.metadata.annotations.team}"), "edge", "user edit lost");
-    assert_eq!(template(&s.cp), before, "the resource template changed");
-    kubectl(&s.cp, &["delete", "offloadpolicy", "detector", "--wait=false"]);
-    wait(&s, "policy gone", || status(&s.cp, "{.metadata.name}").is_empty());
-    assert!(op("{.metadata.name}").is_empty(), "the OverridePolicy outlived its OffloadPolicy");
+    assert_eq!(plaintext(&o, "path").as_deref(), Some("/spec/template/spec/containers/0/env/0/value"));
+    assert_eq!(plaintext(&o, "operator").as_deref(), Some("replace"));
+    overrides.merge("detector-vaccel", &annotate("edge"))?;
+    sc.recover();
+    overrides.wait_for("detector-vaccel", "override back to the Pi", LIMIT, value_is(&pi))?;
+    sc.degrade();
+    overrides.wait_for("detector-vaccel", "override to the Jetson again", LIMIT, value_is(&jetson))?;
+    let annotations = overrides.get("detector-vaccel")?.metadata.annotations.unwrap_or_default();
+    assert_eq!(annotations.get("team").map(String::as_str), Some("edge"), "user edit lost");
+    assert_eq!(sc.template()?, before, "the resource template changed");
+    sc.delete_policy()?;
+    assert!(overrides.get_opt("detector-vaccel")?.is_none(), "the OverridePolicy outlived its OffloadPolicy");
+    Ok(())
 }
-
-const SERVICE: &str = "apiVersion: v1
-kind: Service
-metadata:
-  name: vaccel-backend
-  annotations: {owner: gitops}
-spec:
-SELECTOR  ports:
-  - {name: vaccel, port: 8192, targetPort: 8192}
-";
-
-const CONFIGMAP: &str = "apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: vaccel-config
-data:
-  VACCEL_RPC_ADDRESS: PI
-  log-level: \"2\"
-";
-
-const BINDING: &str = "apiVersion: work.karmada.io/v1alpha2
-kind: ResourceBinding
-metadata:
-  name: detector-deployment
-spec:
-  resource: {apiVersion: apps/v1, kind: Deployment, name: detector}
-";
-
-const POLICY: &str = "apiVersion: continuum.dev/v1alpha1
-kind: OffloadPolicy
-metadata:
-  name: detector
-spec:
-  targetRef: {name: detector}
-  telemetry:
-    scrape: {url: \"http://127.0.0.1:EXPORTER/metrics\"}
-    fps: {metric: detector_fps}
-    interval: 1s
-  offloadWhen: {fpsBelow: 10, for: 1s}
-  recoverWhen: {fpsAbove: 12, for: 1s}
-  backends:
-    local: {endpoint: \"PI\"}
-    offload: {endpoint: \"JETSON\"}
-  actuation:
-    ACTUATION
-  cooldown: 0s
-  maxSwitchesPerHour: 20
-  onDelete: ONDELETE
-";

@@ -3,40 +3,34 @@
 //! run with the ServiceAccount's own token, reconciling both kinds of resource — proof the
 //! granted rights are enough and nothing in the code needs more.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use continuum_api::{EtcdHealth, OffloadPolicy};
 use continuum_testenv::ControlPlane;
+use continuum_testenv::kit::{self, Cluster, Kubectl, Launch, block_on, wait};
 use continuum_testenv::sim::{Agent, Exporter};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::PostParams;
 
 mod common;
-use common::{DETECTOR, Replica, apply, crashing_pod, poll, wait_until};
+use common::{condition, crashing_pod, env_of, fixtures};
 
 const RELEASE_NS: &str = "continuum-system";
 const SA: &str = "system:serviceaccount:continuum-system:continuum-operator";
 
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn kubectl(cp: &ControlPlane, args: &[&str]) -> std::process::Output {
-    cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn out(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 /// Installs the chart (single-cluster mode) with Secrets readable in `apps` only.
-fn install(cp: &ControlPlane) {
+fn install(cp: &ControlPlane, cluster: &Cluster) -> kit::Result<()> {
     for ns in ["apps", "karmada-system"] {
-        assert!(kubectl(cp, &["create", "namespace", ns]).status.success());
+        cluster.ensure_namespace(ns)?;
     }
-    let helm = continuum_testenv::gobuild::helm().unwrap_or_else(|e| panic!("{e}"));
+    let helm = continuum_testenv::gobuild::helm()?;
     let o = Command::new(helm)
         .args(["install", "continuum"])
-        .arg(repo().join("charts/continuum-operator"))
+        .arg(common::repo().join("charts/continuum-operator"))
         .args(["-n", RELEASE_NS, "--create-namespace", "--kubeconfig"])
         .arg(&cp.kubeconfig)
         .args(["--set", "fullnameOverride=continuum-operator", "--set", "rbac.secretNamespaces={apps}"])
@@ -44,8 +38,10 @@ fn install(cp: &ControlPlane) {
         .env("HELM_CONFIG_HOME", cp.dir.join("helm/config"))
         .env("HELM_DATA_HOME", cp.dir.join("helm/data"))
         .output()
-        .unwrap_or_else(|e| panic!("running helm: {e}"));
-    assert!(o.status.success(), "helm install failed: {}", out(&o));
+        .map_err(|e| kit::Error::Failed(format!("running helm: {e}")))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "helm install failed: {text}");
+    Ok(())
 }
 
 /// `resource` may be `kind.group`, `kind.group/name` or `kind.group:subresource`.
@@ -59,16 +55,33 @@ fn can_i(cp: &ControlPlane, verb: &str, resource: &str, ns: Option<&str>) -> boo
         Some(ns) => args.extend(["-n", ns]),
         None => args.push("--all-namespaces"),
     }
-    let o = kubectl(cp, &args);
-    String::from_utf8_lossy(&o.stdout).trim() == "yes"
+    Kubectl(cp).run(&args).is_ok_and(|r| r.stdout.trim() == "yes")
+}
+
+/// A kubeconfig for the chart's ServiceAccount, with a token from the TokenRequest API.
+fn service_account_kubeconfig(cp: &ControlPlane, cluster: &Cluster) -> kit::Result<std::path::PathBuf> {
+    let accounts = cluster.namespaced::<ServiceAccount>(RELEASE_NS);
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
+        ..Default::default()
+    };
+    let body = serde_json::to_vec(&request).map_err(|e| kit::Error::Failed(e.to_string()))?;
+    let issued: TokenRequest =
+        block_on(accounts.api().create_subresource("token", "continuum-operator", &PostParams::default(), &body))
+            .map_err(|e| kit::Error::Failed(format!("requesting a token: {e}")))?;
+    let token = issued.status.and_then(|s| s.token).unwrap_or_default();
+    let path = cp.dir.join("sa.kubeconfig");
+    kit::write_token_kubeconfig(&path, &cp.server, &cp.certs.ca_cert, &token)?;
+    Ok(path)
 }
 
 #[test]
-fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
+fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() -> kit::Result<()> {
+    let cp = ControlPlane::start()?;
     // Karmada's ResourceBinding API, so that `can-i` resolves it as the operator would see it.
-    cp.apply_crds(&continuum_testenv::karmada_crds()).unwrap_or_else(|e| panic!("{e}"));
-    install(&cp);
+    cp.apply_crds(&continuum_testenv::karmada_crds())?;
+    let cluster = Cluster::connect(&cp)?;
+    install(&cp, &cluster)?;
 
     // (verb, resource, namespace: None = all namespaces)
     let needed: &[(&str, &str, Option<&str>)] = &[
@@ -151,101 +164,52 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() {
     assert!(wrong_yes.is_empty(), "the chart grants dangerous rights: {wrong_yes:?}");
 
     // The operator with the ServiceAccount's own token: everything it does must be allowed.
-    let token = kubectl(&cp, &["create", "token", "continuum-operator", "-n", RELEASE_NS, "--duration", "1h"]);
-    assert!(token.status.success(), "{}", out(&token));
-    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
-    let sa_config = cp.dir.join("sa.kubeconfig");
-    let server = String::from_utf8_lossy(
-        &kubectl(&cp, &["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]).stdout,
-    )
-    .into_owned();
-    let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: cp\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: sa\n  user:\n    token: {token}\ncontexts:\n- name: sa\n  context: {{cluster: cp, user: sa}}\ncurrent-context: sa\n",
-        ca = cp.certs.ca_cert.display()
-    );
-    std::fs::write(&sa_config, kubeconfig).unwrap_or_else(|e| panic!("{e}"));
-
+    let sa_config = service_account_kubeconfig(&cp, &cluster)?;
     let (exporter, pi, jetson) = (Exporter::start(25.0, 0.04), Agent::start(), Agent::start());
-    let ca = std::fs::read_to_string(&cp.certs.ca_cert).unwrap_or_else(|e| panic!("{e}"));
-    let indented: String = ca.lines().map(|l| format!("    {l}\n")).collect();
-    apply(
-        &cp,
-        "apps",
-        &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: telemetry-ca\nstringData:\n  ca.crt: |\n{indented}"),
-    );
-    apply(&cp, "apps", &DETECTOR.replace("PI", &pi.endpoint()));
-    apply(
-        &cp,
-        "apps",
-        &POLICY
-            .replace("EXPORTER", &exporter.port.to_string())
-            .replace("PI", &pi.endpoint())
-            .replace("JETSON", &jetson.endpoint()),
-    );
-    crashing_pod(&cp, "karmada-system");
-    apply(
-        &cp,
-        "apps",
-        &format!(
-            "apiVersion: continuum.dev/v1alpha1\nkind: EtcdHealth\nmetadata:\n  name: own\nspec:\n  endpoints:\n  - name: etcd-0\n    metricsUrl: {}\n  interval: 1s\n  correlate:\n    namespace: karmada-system\n",
-            cp.etcd_metrics_url
-        ),
-    );
+    let ca = std::fs::read_to_string(&cp.certs.ca_cert).map_err(|e| kit::Error::Failed(e.to_string()))?;
+    let mut secret = Secret { string_data: Some([("ca.crt".to_owned(), ca)].into()), ..Default::default() };
+    secret.metadata.name = Some("telemetry-ca".into());
+    cluster.namespaced::<Secret>("apps").create(&secret)?;
+    let deployments = cluster.namespaced::<Deployment>("apps");
+    deployments.apply(&common::detector(&pi.endpoint())?, "gitops")?;
+    let policy: OffloadPolicy = fixtures().load("offloadpolicy-rbac.yaml")?;
+    let mut policy = policy;
+    if let Some(scrape) = policy.spec.telemetry.scrape.as_mut() {
+        scrape.url = format!("http://127.0.0.1:{}/metrics", exporter.port);
+    }
+    policy.spec.backends.local.endpoint = pi.endpoint();
+    policy.spec.backends.offload.endpoint = jetson.endpoint();
+    let policies = cluster.namespaced::<OffloadPolicy>("apps");
+    policies.apply(&policy, "user")?;
+    crashing_pod(&cluster, "karmada-system")?;
+    let mut health = common::etcd_health("own", &cp.etcd_metrics_url, None)?;
+    health.spec.correlate =
+        Some(continuum_api::etcd::Correlate { namespace: "karmada-system".into(), pod_selector: Default::default() });
+    let healths = cluster.namespaced::<EtcdHealth>("apps");
+    healths.apply(&health, "user")?;
 
-    let path = sa_config.to_string_lossy().into_owned();
-    let op = Replica::start(&cp.dir, "sa", &["--kubeconfig", &path, "--lease-namespace", RELEASE_NS]);
-    poll("the operator leads as the ServiceAccount", Duration::from_secs(30), || op.is_leader());
-    let jsonpath = |kind: &str, name: &str, p: &str| {
-        String::from_utf8_lossy(
-            &kubectl(&cp, &["get", kind, name, "-n", "apps", "-o", &format!("jsonpath={p}")]).stdout,
-        )
-        .into_owned()
-    };
-    wait_until("EtcdHealth status written", Duration::from_secs(30), || {
-        let v = jsonpath("etcdhealth", "own", "{.status.members[0].version}");
-        (!v.is_empty()).then_some(v)
-    });
-    wait_until("scraped fps in the OffloadPolicy status", Duration::from_secs(30), || {
-        (jsonpath("offloadpolicy", "detector", "{.status.observed.fps}") == "25").then_some(String::new())
-    });
+    let op = Launch::run(common::OPERATOR, &sa_config).args(["--lease-namespace", RELEASE_NS]).start(&cp.dir, "sa")?;
+    wait::until("the operator leads as the ServiceAccount", Duration::from_secs(30), || op.is_leader())?;
+    healths.wait_for("own", "EtcdHealth status written", Duration::from_secs(30), |h| {
+        h.status.as_ref().is_some_and(|s| s.members.first().is_some_and(|m| m.version.is_some()))
+    })?;
+    let fps = |p: &OffloadPolicy| p.status.as_ref().and_then(|s| s.observed.as_ref()?.fps);
+    policies.wait_for("detector", "scraped fps in the OffloadPolicy status", Duration::from_secs(30), |p| {
+        fps(p) == Some(25.0)
+    })?;
     exporter.set(3.0, 0.5);
-    wait_until("offloaded: env patched as the ServiceAccount", Duration::from_secs(30), || {
-        let env = jsonpath(
-            "deployment",
-            "detector",
-            r#"{.spec.template.spec.containers[0].env[?(@.name=="VACCEL_RPC_ADDRESS")].value}"#,
-        );
-        (env == jetson.endpoint()).then_some(env)
-    });
-    let events = out(&kubectl(&cp, &["get", "events.events.k8s.io", "-n", "apps"]));
-    assert!(events.contains("Offloaded"), "no Event written as the ServiceAccount: {events}");
+    let rpc = |d: &Deployment| env_of(d, "VACCEL_RPC_ADDRESS");
+    deployments.wait_for("detector", "offloaded: env patched as the ServiceAccount", Duration::from_secs(30), |d| {
+        rpc(d) == Some(jetson.endpoint())
+    })?;
+    let events = cluster.namespaced::<Event>("apps").list("")?;
+    assert!(events.iter().any(|e| e.reason.as_deref() == Some("Offloaded")), "no Event written as the ServiceAccount");
     let log = op.log_text();
     for word in ["forbidden", "Forbidden", "403"] {
         assert!(!log.contains(word), "the operator hit a permission error:\n{log}");
     }
-    let ready =
-        jsonpath("offloadpolicy", "detector", r#"{.status.conditions[?(@.type=="TelemetryAvailable")].status}"#);
-    assert_eq!(ready, "True", "the CA Secret was not readable");
+    let telemetry =
+        policies.get("detector")?.status.and_then(|s| condition(&s.conditions, "TelemetryAvailable").cloned());
+    assert_eq!(telemetry.map(|c| c.status).as_deref(), Some("True"), "the CA Secret was not readable");
+    Ok(())
 }
-
-const POLICY: &str = "apiVersion: continuum.dev/v1alpha1
-kind: OffloadPolicy
-metadata:
-  name: detector
-spec:
-  targetRef: {name: detector}
-  telemetry:
-    scrape:
-      url: http://127.0.0.1:EXPORTER/metrics
-      tls: {caSecretRef: {name: telemetry-ca, key: ca.crt}}
-    fps: {metric: detector_fps}
-    latency: {metric: detector_inference_latency_seconds}
-    interval: 1s
-  offloadWhen: {fpsBelow: 10, for: 2s}
-  backends:
-    local: {endpoint: \"PI\"}
-    offload: {endpoint: \"JETSON\"}
-  actuation:
-    env: {container: detector}
-  cooldown: 0s
-";

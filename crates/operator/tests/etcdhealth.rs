@@ -1,78 +1,74 @@
 //! EtcdHealth end to end: the operator on a real kube-apiserver watching real etcd members, one of
-//! them on a real slow disk; verdicts read back with the real kubectl.
+//! them on a real slow disk; verdicts read back through the typed client (and the printer
+//! columns through kubectl, as a user sees them).
 
-use std::process::Output;
 use std::time::Duration;
 
-use continuum_testenv::{ControlPlane, Etcd, EtcdOptions, Load};
+use continuum_api::EtcdHealth;
+use continuum_api::common::SecretKeyRef;
+use continuum_testenv::kit::{self, Cluster, Kubectl};
+use continuum_testenv::{Etcd, EtcdOptions, Load};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Event, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 mod common;
-use common::{Operator, apply, crashing_pod, free_port, health_yaml, http_get, start_operator as start, wait_until};
-
-fn start_operator(cp: &ControlPlane, metrics_port: u16) -> Operator {
-    start(cp, &format!("127.0.0.1:{metrics_port}"))
-}
-
-fn kubectl(cp: &ControlPlane, args: &[&str]) -> Output {
-    cp.kubectl_output(args).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn jsonpath(cp: &ControlPlane, ns: &str, name: &str, path: &str) -> String {
-    let out = kubectl(cp, &["get", "etcdhealth", name, "-n", ns, "-o", &format!("jsonpath={path}")]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{condition, control_plane, crashing_pod, etcd_health, fixtures};
 
 /// What kubelet records when a liveness probe times out: one Event, counted 12 times, seen just now.
-fn liveness_failures(cp: &ControlPlane, ns: &str) {
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let event = format!(
-        "apiVersion: v1\nkind: Event\nmetadata:\n  name: karmada-apiserver-0.liveness\ninvolvedObject:\n  kind: Pod\n  name: karmada-apiserver-0\n  namespace: {ns}\nreason: Unhealthy\nmessage: 'Liveness probe failed: Get \"https://10.0.0.7:5443/livez\": context deadline exceeded'\ntype: Warning\ncount: 12\nfirstTimestamp: \"{now}\"\nlastTimestamp: \"{now}\"\nsource:\n  component: kubelet\n"
-    );
-    apply(cp, ns, &event);
+fn liveness_failures(cluster: &Cluster, ns: &str) -> kit::Result<()> {
+    let mut event: Event = fixtures().load("liveness-event.yaml")?;
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    event.involved_object.namespace = Some(ns.to_owned());
+    (event.first_timestamp, event.last_timestamp) = (Some(now.clone()), Some(now));
+    cluster.namespaced::<Event>(ns).create(&event).map(drop)
+}
+
+fn status_of(h: &EtcdHealth) -> continuum_api::EtcdHealthStatus {
+    h.status.clone().unwrap_or_default()
+}
+
+fn slow_disk(h: &EtcdHealth) -> Option<String> {
+    h.status.as_ref()?.slow_disk.clone()
+}
+
+fn condition_of(h: &EtcdHealth, type_: &str) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    condition(&h.status.as_ref()?.conditions, type_).cloned()
 }
 
 #[test]
-fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_plane() {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let metrics_port = free_port();
-    let mut operator = start_operator(&cp, metrics_port);
+fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_plane() -> kit::Result<()> {
+    let (cp, cluster) = control_plane(false)?;
+    let operator = common::operator(&cp).start(&cp.dir, "test-operator")?;
     for ns in ["watch", "karmada-system"] {
-        assert!(kubectl(&cp, &["create", "namespace", ns]).status.success());
+        cluster.ensure_namespace(ns)?;
     }
-    crashing_pod(&cp, "karmada-system");
+    crashing_pod(&cluster, "karmada-system")?;
+    let healths = cluster.namespaced::<EtcdHealth>("watch");
 
     // The control plane's own etcd is healthy.
-    apply(&cp, "watch", &health_yaml("control-plane", &cp.etcd_metrics_url, None));
+    healths.apply(&etcd_health("control-plane", &cp.etcd_metrics_url, None)?, "user")?;
     let slow = EtcdOptions { fsync_delay: Some(Duration::from_millis(150)), ..Default::default() };
-    let mut etcd = Etcd::start(&slow).unwrap_or_else(|e| panic!("{e}"));
+    let mut etcd = Etcd::start(&slow)?;
     let load = Load::start(&etcd.client_url, Duration::from_millis(20));
-    apply(&cp, "watch", &health_yaml("karmada-etcd", &etcd.metrics_url, Some("karmada-system")));
-    liveness_failures(&cp, "karmada-system");
+    healths.apply(&etcd_health("karmada-etcd", &etcd.metrics_url, Some("karmada-system"))?, "user")?;
+    liveness_failures(&cluster, "karmada-system")?;
 
-    wait_until("SlowDisk True", Duration::from_secs(90), || {
-        (jsonpath(&cp, "watch", "karmada-etcd", "{.status.slowDisk}") == "True").then_some(String::new())
-    });
-    let table = String::from_utf8_lossy(&kubectl(&cp, &["get", "etcdhealths", "-n", "watch"]).stdout).into_owned();
-    eprintln!("{table}");
-    let row = table.lines().find(|l| l.starts_with("karmada-etcd")).unwrap_or_default().to_owned();
-    let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cols.get(1), Some(&"True"), "{table}");
-    assert!(
-        cols.get(2)
-            .is_some_and(|c| c.ends_with("ms")
-                && c.trim_end_matches("ms").parse::<u32>().is_ok_and(|v| (128..=256).contains(&v))),
-        "WAL-P99 column: {table}"
-    );
-    let healthy_row = table.lines().find(|l| l.starts_with("control-plane")).unwrap_or_default();
-    assert_eq!(healthy_row.split_whitespace().nth(1), Some("False"), "{table}");
-    assert_eq!(
-        jsonpath(&cp, "watch", "control-plane", "{.status.members[0].version}"),
-        continuum_testenv::versions::etcd().trim_start_matches('v')
-    );
+    let slow_one = healths.wait_for("karmada-etcd", "SlowDisk True", Duration::from_secs(90), |h| {
+        slow_disk(h).as_deref() == Some("True")
+    })?;
+    let table = Kubectl(&cp).table("etcdhealths", "watch")?;
+    let row = |name: &str| table.iter().find(|r| r.first().is_some_and(|c| c == name)).cloned().unwrap_or_default();
+    let cols = row("karmada-etcd");
+    assert_eq!(cols.get(1).map(String::as_str), Some("True"), "{table:?}");
+    let wal_ms = cols.get(2).and_then(|c| c.strip_suffix("ms")?.parse::<u32>().ok());
+    assert!(wal_ms.is_some_and(|v| (128..=256).contains(&v)), "WAL-P99 column: {table:?}");
+    assert_eq!(row("control-plane").get(1).map(String::as_str), Some("False"), "{table:?}");
+    let healthy = healths.get("control-plane")?;
+    let version = status_of(&healthy).members.first().and_then(|m| m.version.clone());
+    assert_eq!(version.as_deref(), Some(continuum_testenv::versions::etcd().trim_start_matches('v')));
 
-    let message = jsonpath(&cp, "watch", "karmada-etcd", r#"{.status.conditions[?(@.type=="SlowDisk")].message}"#);
+    let message = condition_of(&slow_one, "SlowDisk").map(|c| c.message).unwrap_or_default();
     for needle in [
         "etcd member etcd-0 has a slow disk",
         "bucket 128ms-256ms",
@@ -82,14 +78,10 @@ fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_pl
     ] {
         assert!(message.contains(needle), "missing {needle:?} in {message}");
     }
-    let describe =
-        String::from_utf8_lossy(&kubectl(&cp, &["describe", "etcdhealth", "karmada-etcd", "-n", "watch"]).stdout)
-            .into_owned();
-    assert!(describe.contains("WalFsyncSlow"), "{describe}");
-    let events =
-        kubectl(&cp, &["get", "events", "-n", "watch", "--field-selector", "reason=WalFsyncSlow", "-o", "name"]);
-    assert_eq!(String::from_utf8_lossy(&events.stdout).lines().count(), 1, "exactly one WalFsyncSlow Event");
-    let metrics = http_get(metrics_port, "/metrics");
+    let events = cluster.namespaced::<Event>("watch").list("reason=WalFsyncSlow")?;
+    assert_eq!(events.len(), 1, "exactly one WalFsyncSlow Event: {events:?}");
+    assert_eq!(events[0].involved_object.name.as_deref(), Some("karmada-etcd"), "the Event is about the EtcdHealth");
+    let metrics = operator.http_get("/metrics").unwrap_or_default();
     assert!(
         metrics.contains(r#"continuum_etcd_slow_disk{namespace="watch",etcdhealth="karmada-etcd"} 1"#),
         "{metrics}"
@@ -98,70 +90,78 @@ fn slow_disk_is_detected_explained_correlated_and_cleared_on_the_real_control_pl
 
     // Remove the delay: the verdict clears after `for` once the window holds fast fsyncs only.
     drop(load);
-    etcd.restart(&EtcdOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    etcd.restart(&EtcdOptions::default())?;
     let load = Load::start(&etcd.client_url, Duration::from_millis(20));
-    wait_until("SlowDisk False after the restart without delay", Duration::from_secs(90), || {
-        (jsonpath(&cp, "watch", "karmada-etcd", "{.status.slowDisk}") == "False").then_some(String::new())
-    });
+    healths.wait_for(
+        "karmada-etcd",
+        "SlowDisk False after the restart without delay",
+        Duration::from_secs(90),
+        |h| slow_disk(h).as_deref() == Some("False"),
+    )?;
     drop(load);
 
     // A dead member: Reachable False with the reason, and the operator keeps running.
     etcd.stop();
-    let reachable = wait_until("Reachable False", Duration::from_secs(30), || {
-        let m = jsonpath(
-            &cp,
-            "watch",
-            "karmada-etcd",
-            r#"{.status.conditions[?(@.type=="Reachable")].status} {.status.conditions[?(@.type=="Reachable")].message}"#,
-        );
-        m.starts_with("False").then_some(m)
-    });
+    let dead = healths.wait_for("karmada-etcd", "Reachable False", Duration::from_secs(30), |h| {
+        condition_of(h, "Reachable").is_some_and(|c| c.status == "False")
+    })?;
+    let reachable = condition_of(&dead, "Reachable").map(|c| c.message).unwrap_or_default();
     assert!(reachable.to_lowercase().contains("connection refused"), "{reachable}");
-    assert!(operator.0.try_wait().ok().flatten().is_none(), "the operator exited");
+    assert_eq!(operator.exit_code(), None, "the operator exited:\n{}", operator.log_text());
+    Ok(())
+}
+
+fn secret(name: &str, type_: Option<&str>, files: &[(&str, &std::path::Path)]) -> kit::Result<Secret> {
+    let mut data = std::collections::BTreeMap::new();
+    for (key, path) in files {
+        let bytes = std::fs::read(path).map_err(|e| kit::Error::Failed(format!("{}: {e}", path.display())))?;
+        data.insert((*key).to_owned(), ByteString(bytes));
+    }
+    let mut s = Secret { data: Some(data), type_: type_.map(str::to_owned), ..Default::default() };
+    s.metadata.name = Some(name.to_owned());
+    Ok(s)
 }
 
 #[test]
-fn an_https_member_is_read_with_the_ca_and_client_certificate_from_secrets() {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let _operator = start_operator(&cp, free_port());
-    let etcd = Etcd::start(&EtcdOptions { tls_metrics: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+fn an_https_member_is_read_with_the_ca_and_client_certificate_from_secrets() -> kit::Result<()> {
+    let (cp, cluster) = control_plane(false)?;
+    let _operator = common::operator(&cp).start(&cp.dir, "test-operator")?;
+    let etcd = Etcd::start(&EtcdOptions { tls_metrics: true, ..Default::default() })?;
     let _load = Load::start(&etcd.client_url, Duration::from_millis(50));
-    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
-    let ca = format!("--from-file=ca.crt={}", path(&etcd.certs.ca_cert));
-    let out = kubectl(&cp, &["create", "secret", "generic", "etcd-ca", "-n", "default", &ca]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (cert, key) = (format!("--cert={}", path(&etcd.client_cert)), format!("--key={}", path(&etcd.client_key)));
-    let out = kubectl(&cp, &["create", "secret", "tls", "etcd-client", "-n", "default", &cert, &key]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let tls = "    tls:\n      caSecretRef:\n        name: etcd-ca\n        key: ca.crt\n      certSecretRef:\n        name: etcd-client\n";
-    let yaml = health_yaml("mtls", &etcd.metrics_url, None).replace(
-        &format!("    metricsUrl: {}\n", etcd.metrics_url),
-        &format!("    metricsUrl: {}\n{tls}", etcd.metrics_url),
-    );
-    apply(&cp, "default", &yaml);
-    let ready = wait_until("Ready True over mTLS", Duration::from_secs(60), || {
-        let s = jsonpath(&cp, "default", "mtls", r#"{.status.conditions[?(@.type=="Ready")].status}"#);
-        (s == "True").then(|| jsonpath(&cp, "default", "mtls", "{.status.members[0].version}"))
+    let secrets = cluster.namespaced::<Secret>("default");
+    secrets.create(&secret("etcd-ca", None, &[("ca.crt", &etcd.certs.ca_cert)])?)?;
+    let tls = [("tls.crt", etcd.client_cert.as_path()), ("tls.key", etcd.client_key.as_path())];
+    secrets.create(&secret("etcd-client", Some("kubernetes.io/tls"), &tls)?)?;
+    let healths = cluster.namespaced::<EtcdHealth>("default");
+
+    let mut mtls = etcd_health("mtls", &etcd.metrics_url, None)?;
+    let ca = SecretKeyRef { name: "etcd-ca".into(), key: "ca.crt".into() };
+    let client = continuum_api::common::SecretRef { name: "etcd-client".into() };
+    mtls.spec.endpoints[0].tls = Some(continuum_api::common::TlsConfig {
+        ca_secret_ref: Some(ca.clone()),
+        cert_secret_ref: Some(client),
+        ..Default::default()
     });
-    assert_eq!(ready, continuum_testenv::versions::etcd().trim_start_matches('v'));
-    assert_eq!(jsonpath(&cp, "default", "mtls", "{.status.slowDisk}"), "False");
+    healths.apply(&mtls, "user")?;
+    let ready = healths.wait_for("mtls", "Ready True over mTLS", Duration::from_secs(60), |h| {
+        condition_of(h, "Ready").is_some_and(|c| c.status == "True")
+    })?;
+    let version = status_of(&ready).members.first().and_then(|m| m.version.clone());
+    assert_eq!(version.as_deref(), Some(continuum_testenv::versions::etcd().trim_start_matches('v')));
+    assert_eq!(slow_disk(&ready).as_deref(), Some("False"));
 
     // Without the client certificate the member refuses us, and the condition says so.
-    let yaml = health_yaml("no-client-cert", &etcd.metrics_url, None).replace(
-        &format!("    metricsUrl: {}\n", etcd.metrics_url),
-        &format!(
-            "    metricsUrl: {}\n    tls:\n      caSecretRef:\n        name: etcd-ca\n        key: ca.crt\n",
-            etcd.metrics_url
-        ),
-    );
-    apply(&cp, "default", &yaml);
-    let message = wait_until("Reachable False without a client certificate", Duration::from_secs(60), || {
-        let s = jsonpath(&cp, "default", "no-client-cert", r#"{.status.conditions[?(@.type=="Reachable")].status}"#);
-        (s == "False").then(|| {
-            jsonpath(&cp, "default", "no-client-cert", r#"{.status.conditions[?(@.type=="Reachable")].message}"#)
-        })
-    });
+    let mut no_cert = etcd_health("no-client-cert", &etcd.metrics_url, None)?;
+    no_cert.spec.endpoints[0].tls =
+        Some(continuum_api::common::TlsConfig { ca_secret_ref: Some(ca), ..Default::default() });
+    healths.apply(&no_cert, "user")?;
+    let refused = healths.wait_for(
+        "no-client-cert",
+        "Reachable False without a client certificate",
+        Duration::from_secs(60),
+        |h| condition_of(h, "Reachable").is_some_and(|c| c.status == "False"),
+    )?;
+    let message = condition_of(&refused, "Reachable").map(|c| c.message).unwrap_or_default();
     assert!(message.contains("etcd-0:"), "{message}");
+    Ok(())
 }

@@ -1,12 +1,14 @@
 //! Cross-checks against a real Prometheus scraping the same real etcd, and EtcdHealth reading its
 //! members through the Prometheus API.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use continuum_api::EtcdHealth;
 use continuum_telemetry::etcd::{self, EtcdSnapshot};
 use continuum_telemetry::fetch::{Fetcher, TlsMaterial};
 use continuum_telemetry::promql::PromClient;
-use continuum_testenv::{ControlPlane, Etcd, EtcdOptions, Load, Prometheus};
+use continuum_testenv::kit::{self, wait};
+use continuum_testenv::{Etcd, EtcdOptions, Load, Prometheus};
 
 mod common;
 
@@ -44,33 +46,24 @@ async fn compare(etcd: &Etcd, prom: &Prometheus, span: Duration) -> Vec<String> 
     report
 }
 
-async fn wait_for_samples(prom: &Prometheus) {
-    let api = PromClient::new(
-        Fetcher::new(&TlsMaterial::default(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}")),
-        &prom.url,
-        Vec::new(),
-    );
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        let n = api
-            .query("count_over_time(etcd_server_has_leader[1m])", None)
-            .await
-            .ok()
-            .and_then(|s| s.first().map(|s| s.value));
-        if n.is_some_and(|n| n >= 3.0) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("Prometheus collected no samples in 30s");
+/// Waits until Prometheus holds a few samples of the member (kit: polling with a deadline).
+fn wait_for_samples(prom: &Prometheus) -> kit::Result<()> {
+    let fetcher = Fetcher::new(&TlsMaterial::default(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    let api = PromClient::new(fetcher, &prom.url, Vec::new());
+    let samples = || {
+        let found = kit::block_on(api.query("count_over_time(etcd_server_has_leader[1m])", None));
+        found.ok().and_then(|s| s.first().map(|s| s.value))
+    };
+    wait::until("Prometheus to collect samples", Duration::from_secs(30), || samples().is_some_and(|n| n >= 3.0))
+        .map(drop)
 }
 
 fn target(etcd: &Etcd) -> String {
     etcd.metrics_url.trim_start_matches("http://").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_p99_agrees_with_prometheus_histogram_quantile_on_the_same_etcd() {
+#[test]
+fn operator_p99_agrees_with_prometheus_histogram_quantile_on_the_same_etcd() -> kit::Result<()> {
     let slow = Etcd::start(&EtcdOptions { fsync_delay: Some(Duration::from_millis(150)), ..Default::default() })
         .unwrap_or_else(|e| panic!("{e}"));
     let healthy = Etcd::start(&EtcdOptions::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -81,48 +74,41 @@ async fn operator_p99_agrees_with_prometheus_histogram_quantile_on_the_same_etcd
     let prom = Prometheus::start(&[&target(&slow)], Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
     let prom_healthy =
         Prometheus::start(&[&target(&healthy)], Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
-    wait_for_samples(&prom).await;
-    wait_for_samples(&prom_healthy).await;
-    let (a, b) = tokio::join!(
-        compare(&slow, &prom, Duration::from_secs(20)),
-        compare(&healthy, &prom_healthy, Duration::from_secs(20))
-    );
+    wait_for_samples(&prom)?;
+    wait_for_samples(&prom_healthy)?;
+    let (a, b) = kit::block_on(async {
+        tokio::join!(
+            compare(&slow, &prom, Duration::from_secs(20)),
+            compare(&healthy, &prom_healthy, Duration::from_secs(20))
+        )
+    });
     eprintln!("slow disk:\n  {}\nhealthy disk:\n  {}", a.join("\n  "), b.join("\n  "));
+    Ok(())
 }
 
 #[test]
-fn etcdhealth_reads_its_members_through_the_prometheus_api() {
-    let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-    cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let slow = Etcd::start(&EtcdOptions { fsync_delay: Some(Duration::from_millis(150)), ..Default::default() })
-        .unwrap_or_else(|e| panic!("{e}"));
+fn etcdhealth_reads_its_members_through_the_prometheus_api() -> kit::Result<()> {
+    let (cp, cluster) = common::control_plane(false)?;
+    let slow = Etcd::start(&EtcdOptions { fsync_delay: Some(Duration::from_millis(150)), ..Default::default() })?;
     let _load = Load::start(&slow.client_url, Duration::from_millis(20));
-    let prom = Prometheus::start(&[&target(&slow)], Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
-    let op = common::start_operator(&cp, "127.0.0.1:0");
-    let yaml = format!(
-        "apiVersion: continuum.dev/v1alpha1\nkind: EtcdHealth\nmetadata:\n  name: via-prometheus\n  namespace: default\nspec:\n  prometheus:\n    url: {}\n    selector: job=\"target0\"\n  interval: 2s\n  window: 20s\n  for: 2s\n",
-        prom.url
-    );
-    let path = cp.dir.join("eh.yaml");
-    std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{e}"));
-    let out = cp.kubectl_output(&["apply", "-f", &path.to_string_lossy()]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let started = Instant::now();
-    let get = |p: &str| {
-        let out = cp
-            .kubectl_output(&["get", "etcdhealth", "via-prometheus", "-o", &format!("jsonpath={p}")])
-            .unwrap_or_else(|e| panic!("{e}"));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    while get("{.status.slowDisk}") != "True" {
-        assert!(started.elapsed() < Duration::from_secs(90), "SlowDisk never turned True: {}", get("{.status}"));
-        std::thread::sleep(Duration::from_millis(500));
+    let prom = Prometheus::start(&[&target(&slow)], Duration::from_secs(1))?;
+    let op = common::operator(&cp).start(&cp.dir, "test-operator")?;
+    let mut health: EtcdHealth = common::fixtures().load("etcdhealth-prometheus.yaml")?;
+    if let Some(source) = health.spec.prometheus.as_mut() {
+        source.url = prom.url.clone();
     }
+    let healths = cluster.namespaced::<EtcdHealth>("default");
+    healths.apply(&health, "user")?;
+    let verdict = healths.wait_for("via-prometheus", "SlowDisk True", Duration::from_secs(90), |h| {
+        h.status.as_ref().and_then(|s| s.slow_disk.as_deref()) == Some("True")
+    })?;
     drop(op);
-    assert_eq!(get("{.status.members[0].name}"), target(&slow).trim_end_matches("/metrics"));
-    assert_eq!(get("{.status.members[0].walFsyncP99Bucket}"), "128ms-256ms");
-    assert_eq!(get("{.status.members[0].version}"), continuum_testenv::versions::etcd().trim_start_matches('v'));
-    let msg = get(r#"{.status.conditions[?(@.type=="SlowDisk")].message}"#);
+    let status = verdict.status.unwrap_or_default();
+    let member = status.members.first().cloned().unwrap_or_default();
+    assert_eq!(member.name, target(&slow).trim_end_matches("/metrics"));
+    assert_eq!(member.wal_fsync_p99_bucket.as_deref(), Some("128ms-256ms"));
+    assert_eq!(member.version.as_deref(), Some(continuum_testenv::versions::etcd().trim_start_matches('v')));
+    let msg = common::condition(&status.conditions, "SlowDisk").map(|c| c.message.clone()).unwrap_or_default();
     assert!(msg.contains("p99 WAL fsync latency"), "{msg}");
+    Ok(())
 }

@@ -14,6 +14,7 @@ mod error;
 pub mod etcd;
 pub mod gobuild;
 pub mod guard;
+pub mod kit;
 pub mod paths;
 pub mod prometheus;
 pub mod sim;

@@ -1,233 +1,140 @@
-//! Shared by the operator's integration tests.
+//! Project fixtures of the operator's integration tests (the generic kit is
+//! `continuum_testenv::kit`): the binary, the manifests under `tests/fixtures/`, and a testbed.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
+use continuum_api::{EtcdHealth, OffloadPolicy};
 use continuum_testenv::ControlPlane;
+use continuum_testenv::kit::manifest::Fixtures;
+use continuum_testenv::kit::{self, Cluster, Launch};
+use continuum_testenv::sim::{Agent, Exporter};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 pub const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
 
-/// The operator process; killed when the test ends, also on panic.
-pub struct Operator(pub Child);
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+pub fn fixtures() -> Fixtures {
+    Fixtures::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+}
+
+/// A fresh control plane with the generated CRDs (and, if asked, the minimal Karmada CRDs).
+pub fn control_plane(karmada: bool) -> kit::Result<(ControlPlane, Cluster)> {
+    let cp = ControlPlane::start()?;
+    cp.apply_crds(&repo().join("deploy/crds"))?;
+    if karmada {
+        cp.apply_crds(&continuum_testenv::karmada_crds())?;
+    }
+    let cluster = Cluster::connect(&cp)?;
+    Ok((cp, cluster))
+}
+
+/// `continuum-operator run` on `cp` (identity, port and log are given at start).
+pub fn operator(cp: &ControlPlane) -> Launch {
+    Launch::run(OPERATOR, &cp.kubeconfig)
+}
+
+/// A control plane with the CRDs, a detector metrics endpoint whose figures the test sets, and
+/// the two vAccel agent stand-ins.
+pub struct Testbed {
+    pub cp: ControlPlane,
+    pub cluster: Cluster,
+    pub exporter: Exporter,
+    pub pi: Agent,
+    pub jetson: Agent,
+}
+
+impl Testbed {
+    pub fn start(karmada: bool) -> kit::Result<Self> {
+        let (cp, cluster) = control_plane(karmada)?;
+        let exporter = Exporter::start(25.0, 0.04);
+        let (pi, jetson) = (Agent::start(), Agent::start());
+        Ok(Self { cp, cluster, exporter, pi, jetson })
+    }
+
+    /// The operator on this testbed's control plane, as identity `name`.
+    pub fn operator(&self, name: &str) -> kit::Result<kit::Operator> {
+        operator(&self.cp).start(&self.cp.dir, name)
+    }
+
+    pub fn scrape_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.exporter.port)
     }
 }
 
-/// Runs `continuum-operator run` against `cp`, logging to `<cp.dir>/operator.log`. The identity
-/// is fixed, like a pod whose container restarts: a restarted operator takes its Lease back at
-/// once instead of waiting for it to expire.
-pub fn start_operator(cp: &ControlPlane, metrics_addr: &str) -> Operator {
-    let log = std::fs::File::create(cp.dir.join("operator.log")).unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(OPERATOR)
-        .args(["run", "--identity", "test-operator", "--metrics-addr", metrics_addr, "--kubeconfig"])
-        .arg(&cp.kubeconfig)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting the operator: {e}"));
-    Operator(child)
+/// The detector Deployment calling the vAccel agent at `endpoint`.
+pub fn detector(endpoint: &str) -> kit::Result<Deployment> {
+    let mut d: Deployment = fixtures().load("detector.yaml")?;
+    set_env(&mut d, "VACCEL_RPC_ADDRESS", endpoint);
+    Ok(d)
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
-}
-
-pub fn apply(cp: &ControlPlane, ns: &str, yaml: &str) {
-    let mut child = cp
-        .kubectl()
-        .args(["apply", "-n", ns, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(yaml.as_bytes());
-    }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> Option<String>) -> String {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            eprintln!("{what}: after {:.1}s", started.elapsed().as_secs_f64());
-            return v;
-        }
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
+/// Sets (or adds) `name` in the first container's environment.
+pub fn set_env(d: &mut Deployment, name: &str, value: &str) {
+    let container = d.spec.template.spec.as_mut().and_then(|s| s.containers.first_mut());
+    let Some(container) = container else { return };
+    let env = container.env.get_or_insert_with(Vec::new);
+    match env.iter_mut().find(|e| e.name == name) {
+        Some(e) => e.value = Some(value.to_owned()),
+        None => env.push(k8s_openapi::api::core::v1::EnvVar {
+            name: name.to_owned(),
+            value: Some(value.to_owned()),
+            ..Default::default()
+        }),
     }
 }
 
-pub fn health_yaml(name: &str, metrics_url: &str, correlate_ns: Option<&str>) -> String {
-    let correlate = correlate_ns
-        .map(|ns| format!("  correlate:\n    namespace: {ns}\n    podSelector:\n      app: karmada-apiserver\n"))
-        .unwrap_or_default();
-    format!(
-        "apiVersion: continuum.dev/v1alpha1\nkind: EtcdHealth\nmetadata:\n  name: {name}\nspec:\n  endpoints:\n  - name: etcd-0\n    metricsUrl: {metrics_url}\n  interval: 1s\n  window: 10s\n  for: 3s\n{correlate}"
-    )
+/// The value of `name` in the first container's environment.
+pub fn env_of(d: &Deployment, name: &str) -> Option<String> {
+    let spec = d.spec.template.spec.as_ref()?;
+    spec.containers.first()?.env.as_ref()?.iter().find(|e| e.name == name)?.value.clone()
+}
+
+/// The policy on the detector's own /metrics at `url`, switching between `pi` and `jetson`.
+pub fn scrape_policy(url: &str, pi: &str, jetson: &str) -> kit::Result<OffloadPolicy> {
+    let mut p: OffloadPolicy = fixtures().load("offloadpolicy-scrape.yaml")?;
+    if let Some(scrape) = p.spec.telemetry.scrape.as_mut() {
+        scrape.url = url.to_owned();
+    }
+    p.spec.backends.local.endpoint = pi.to_owned();
+    p.spec.backends.offload.endpoint = jetson.to_owned();
+    Ok(p)
+}
+
+/// An EtcdHealth on one member, correlated with the karmada-apiserver pods of `correlate_ns`.
+pub fn etcd_health(name: &str, metrics_url: &str, correlate_ns: Option<&str>) -> kit::Result<EtcdHealth> {
+    let mut h: EtcdHealth = fixtures().load("etcdhealth.yaml")?;
+    h.metadata.name = Some(name.to_owned());
+    h.spec.endpoints[0].metrics_url = metrics_url.to_owned();
+    if let Some(ns) = correlate_ns {
+        h.spec.correlate = Some(continuum_api::etcd::Correlate {
+            namespace: ns.to_owned(),
+            pod_selector: [("app".to_owned(), "karmada-apiserver".to_owned())].into(),
+        });
+    }
+    Ok(h)
 }
 
 /// A pod that "restarted 7 times" a moment ago (status written through the status subresource).
-pub fn crashing_pod(cp: &ControlPlane, ns: &str) {
-    apply(
-        cp,
-        ns,
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: karmada-apiserver-0\n  labels:\n    app: karmada-apiserver\nspec:\n  containers:\n  - name: karmada-apiserver\n    image: karmada/karmada-apiserver:v1.15.0\n",
-    );
+pub fn crashing_pod(cluster: &Cluster, ns: &str) -> kit::Result<()> {
+    let pod: Pod = fixtures().load("karmada-apiserver-pod.yaml")?;
+    let pods = cluster.namespaced::<Pod>(ns);
+    pods.create(&pod)?;
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let status = format!(
-        r#"{{"status":{{"phase":"Running","containerStatuses":[{{"name":"karmada-apiserver","image":"karmada/karmada-apiserver:v1.15.0","imageID":"","ready":false,"restartCount":7,"lastState":{{"terminated":{{"exitCode":137,"reason":"Error","finishedAt":"{now}"}}}},"state":{{"running":{{}}}}}}]}}}}"#
-    );
-    let out = cp
-        .kubectl_output(&[
-            "patch",
-            "pod",
-            "karmada-apiserver-0",
-            "-n",
-            ns,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status,
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{
+        "name": "karmada-apiserver", "image": "karmada/karmada-apiserver:v1.15.0", "imageID": "",
+        "ready": false, "restartCount": 7, "state": {"running": {}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": now}},
+    }]}});
+    pods.merge_status("karmada-apiserver-0", &status).map(drop)
 }
 
-pub fn http_get(port: u16, path: &str) -> String {
-    try_http_get(port, path).unwrap_or_else(|| panic!("nothing answers on port {port}"))
+/// The condition of type `type_`, if present.
+pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
 }
-
-/// An operator process with its own metrics port and log file, for tests that run several.
-pub struct Replica {
-    pub child: Child,
-    pub port: u16,
-    pub name: String,
-    pub log: std::path::PathBuf,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    /// `continuum-operator run --identity <name> <args>`, logging to `<dir>/<name>.log`.
-    pub fn start(dir: &std::path::Path, name: &str, args: &[&str]) -> Self {
-        let port = free_port();
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
-        let child = Command::new(OPERATOR)
-            .args(["run", "--metrics-addr", &format!("127.0.0.1:{port}"), "--identity", name])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting the operator: {e}"));
-        Self { child, port, name: name.to_owned(), log }
-    }
-
-    /// The value of an unlabelled sample (or the sum over a family's samples), if it answers.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        let page = try_http_get(self.port, "/metrics")?;
-        let values: Vec<f64> = page
-            .lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum())
-    }
-
-    pub fn is_leader(&self) -> bool {
-        self.metric("continuum_leader_is_leader") == Some(1.0)
-    }
-
-    pub fn writes(&self) -> f64 {
-        self.metric("continuum_api_writes_total").unwrap_or(0.0)
-    }
-
-    pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status();
-        assert!(ok.is_ok_and(|s| s.success()), "kill -{sig} {}", self.name);
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-/// GET over plain HTTP/1.1; None when nothing answers.
-pub fn try_http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-/// Polls every 20 ms until `done`; returns how long it took, or panics after `limit`.
-pub fn poll(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    started.elapsed()
-}
-
-/// A control plane with the CRDs (and, if asked, the minimal Karmada CRDs), a detector metrics
-/// endpoint whose figures the test sets, and the two vAccel agent stand-ins.
-pub struct Scene {
-    pub cp: ControlPlane,
-    pub exporter: continuum_testenv::sim::Exporter,
-    pub pi: continuum_testenv::sim::Agent,
-    pub jetson: continuum_testenv::sim::Agent,
-}
-
-impl Scene {
-    pub fn start(karmada: bool) -> Self {
-        let cp = ControlPlane::start().unwrap_or_else(|e| panic!("{e}"));
-        cp.apply_crds(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        if karmada {
-            cp.apply_crds(&continuum_testenv::karmada_crds()).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let exporter = continuum_testenv::sim::Exporter::start(25.0, 0.04);
-        let (pi, jetson) = (continuum_testenv::sim::Agent::start(), continuum_testenv::sim::Agent::start());
-        Self { cp, exporter, pi, jetson }
-    }
-}
-
-/// The detector Deployment with one container `detector` whose VACCEL_RPC_ADDRESS is `PI`
-/// (replace it with the local agent's endpoint).
-pub const DETECTOR: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: detector
-spec:
-  selector:
-    matchLabels: {app: detector}
-  template:
-    metadata:
-      labels: {app: detector}
-    spec:
-      containers:
-      - name: detector
-        image: registry.example/detector:1.0
-        env:
-        - {name: VACCEL_RPC_ADDRESS, value: PI}
-";
