@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result, io_err};
 
@@ -22,9 +22,16 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// Every document of the YAML file at `path`, typed.
 pub fn load_all<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let text = std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
-    let docs = serde_yaml::Deserializer::from_str(&text);
-    let parsed = docs.map(|doc| T::deserialize(doc)).collect::<Result<Vec<T>, _>>();
-    parsed.map_err(|source| Error::Yaml { what: format!("parsing {}", path.display()), source })
+    let yaml = |source| Error::Yaml { what: format!("parsing {}", path.display()), source };
+    let mut objects = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        // A document of comments only (before the first `---`, say) is no object.
+        let value = serde_yaml::Value::deserialize(doc).map_err(yaml)?;
+        if !value.is_null() {
+            objects.push(serde_yaml::from_value(value).map_err(yaml)?);
+        }
+    }
+    Ok(objects)
 }
 
 /// YAML text of an object (for files handed to tools such as helm or promtool).

@@ -97,7 +97,8 @@ where
         let started = Instant::now();
         let mut last_error = String::new();
         while let Some(left) = limit.checked_sub(started.elapsed()) {
-            let watched = block_on(tokio::time::timeout(left, await_condition(self.api.clone(), name, &cond)));
+            let watched =
+                block_on(async { tokio::time::timeout(left, await_condition(self.api.clone(), name, &cond)).await });
             match watched {
                 Ok(Ok(obj)) => {
                     eprintln!("{what}: after {:.1}s", started.elapsed().as_secs_f64());
