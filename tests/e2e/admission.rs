@@ -1,37 +1,15 @@
 //! The real API server rejects nonsense at admission, with a message that names the field.
 
-use continuum_e2e::{kubectl_stdin, namespace, stderr};
+use continuum_e2e::{fixtures, kubectl, namespace};
+use continuum_testenv::kit;
 use serde_json::{Value, json};
 
 fn offload_policy() -> Value {
-    json!({
-        "apiVersion": "continuum.dev/v1alpha1",
-        "kind": "OffloadPolicy",
-        "metadata": {"name": "p"},
-        "spec": {
-            "targetRef": {"name": "detector"},
-            "telemetry": {
-                "prometheus": {"url": "http://prometheus.monitoring:9090"},
-                "fps": {"query": "avg(detector_fps)"},
-                "latency": {"query": "detector_latency_seconds"}
-            },
-            "offloadWhen": {"fpsBelow": 10, "latencyAbove": "150ms", "for": "30s"},
-            "backends": {
-                "local": {"endpoint": "tcp://pi-agent:8192"},
-                "offload": {"endpoint": "tcp://jetson-agent:8192"}
-            },
-            "actuation": {"env": {"container": "detector"}}
-        }
-    })
+    fixtures().load("offloadpolicy.yaml").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn etcd_health() -> Value {
-    json!({
-        "apiVersion": "continuum.dev/v1alpha1",
-        "kind": "EtcdHealth",
-        "metadata": {"name": "e"},
-        "spec": {"endpoints": [{"name": "etcd-0", "metricsUrl": "http://etcd:2381/metrics"}]}
-    })
+    fixtures().load("etcdhealth.yaml").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `base` with the value at JSON `pointer` replaced (`Value::Null` removes it).
@@ -272,34 +250,34 @@ fn invalid_cases() -> Vec<Case> {
 }
 
 #[test]
-fn the_valid_base_objects_are_accepted() {
+fn the_valid_base_objects_are_accepted() -> kit::Result<()> {
     let ns = namespace("admission-ok");
     for object in [offload_policy(), etcd_health()] {
-        let out = kubectl_stdin(&["create", "-n", &ns, "-f", "-"], &object.to_string());
-        assert!(out.status.success(), "valid object rejected: {}", stderr(&out));
+        let out = kubectl().run_stdin(&["create", "-n", &ns, "-f", "-"], &object.to_string())?;
+        assert!(out.ok, "valid object rejected: {}", out.stderr);
     }
+    Ok(())
 }
 
 #[test]
-fn invalid_specs_are_rejected_with_a_message_naming_the_field() {
+fn invalid_specs_are_rejected_with_a_message_naming_the_field() -> kit::Result<()> {
     let ns = namespace("admission");
     let cases = invalid_cases();
     assert!(cases.len() >= 15);
     let mut failures = Vec::new();
     for case in &cases {
-        let out = kubectl_stdin(&["create", "-n", &ns, "-f", "-"], &case.object.to_string());
-        let err = stderr(&out);
+        // The message as a user sees it: kubectl's rendering of the API server's answer.
+        let out = kubectl().run_stdin(&["create", "-n", &ns, "-f", "-"], &case.object.to_string())?;
+        let err = out.stderr;
         let field_named = err.contains(&format!("{}:", case.field)) || err.contains(&format!("{}: ", case.field));
-        if out.status.success() || !field_named || !err.contains(case.message) {
+        if out.ok || !field_named || !err.contains(case.message) {
             failures.push(format!(
                 "{}: exit {:?}, expected `{}` and `{}` in:\n{err}",
-                case.name,
-                out.status.code(),
-                case.field,
-                case.message
+                case.name, out.code, case.field, case.message
             ));
         }
     }
     eprintln!("{} invalid specs checked against the real API server", cases.len());
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    Ok(())
 }

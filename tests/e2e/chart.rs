@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use continuum_e2e::{control_plane, kubectl, kubectl_stdin, namespace, repo_root, stderr, stdout};
+use continuum_e2e::{cluster, control_plane, kubectl, namespace, repo_root};
+use continuum_testenv::kit::{self, TempNamespace};
 use serde_json::{Value, json};
 
 const RELEASE: &str = "continuum";
@@ -90,17 +91,20 @@ fn ok(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} failed:\n{}\n{}", stdout(out), stderr(out));
 }
 
-fn restricted_namespace(prefix: &str) -> String {
+fn restricted_namespace(prefix: &str) -> kit::Result<TempNamespace> {
     let ns = namespace(prefix);
-    let label = [
-        "label",
-        "namespace",
-        ns.as_str(),
-        "pod-security.kubernetes.io/enforce=restricted",
-        "pod-security.kubernetes.io/warn=restricted",
-    ];
-    ok(&kubectl(&label), "labelling the namespace restricted");
-    ns
+    let levels =
+        [("pod-security.kubernetes.io/enforce", "restricted"), ("pod-security.kubernetes.io/warn", "restricted")];
+    ns.label(&levels)?;
+    Ok(ns)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

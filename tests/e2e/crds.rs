@@ -1,54 +1,60 @@
 //! The generated CRDs on a real kube-apiserver: established, printed, explained, defaulted.
 
-use continuum_e2e::{control_plane, kubectl, namespace, repo_root, stderr, stdout};
+use std::time::Duration;
+
+use continuum_e2e::{cluster, control_plane, fixtures, kubectl, namespace, repo_root};
+use continuum_testenv::kit::{self, manifest, wait};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::DynamicObject;
+use serde_json::Value;
 
 #[test]
-fn kubectl_sees_the_stamped_kubernetes_version() {
-    let out = kubectl(&["version", "-o", "json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+fn kubectl_sees_the_stamped_kubernetes_version() -> kit::Result<()> {
+    let out = kubectl().run(&["version", "-o", "json"])?;
+    assert!(out.ok, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
     let expected = continuum_testenv::versions::kubernetes();
     assert_eq!(v["serverVersion"]["gitVersion"], expected.as_str(), "server version in {v}");
     assert_eq!(v["clientVersion"]["gitVersion"], expected.as_str(), "client version in {v}");
+    Ok(())
+}
+
+/// Creates every object of the YAML file `path` in `ns` through the typed client.
+fn create_all(ns: &str, path: &std::path::Path) -> kit::Result<()> {
+    for obj in manifest::load_all::<DynamicObject>(path)? {
+        let types = obj.types.clone().unwrap_or_default();
+        cluster().dynamic(ns, &types.api_version, &types.kind).create(&obj)?;
+    }
+    Ok(())
 }
 
 #[test]
-fn crds_are_established_and_kubectl_get_prints_the_printer_columns() {
-    let cp = control_plane();
-    for crd in ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"] {
-        let out = cp
-            .kubectl_output(&[
-                "get",
-                "crd",
-                crd,
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
-            ])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(stdout(&out), "True", "{crd}: {}", stderr(&out));
+fn crds_are_established_and_kubectl_get_prints_the_printer_columns() -> kit::Result<()> {
+    control_plane();
+    for name in ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"] {
+        let crd = cluster().cluster::<CustomResourceDefinition>().get(name)?;
+        let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+        let established = conditions.iter().find(|c| c.type_ == "Established").map(|c| c.status.clone());
+        assert_eq!(established.as_deref(), Some("True"), "{name}: {conditions:?}");
     }
     let ns = namespace("columns");
     let examples = repo_root().join("examples");
     for file in ["offloadpolicy-detector.yaml", "etcdhealth-karmada.yaml"] {
-        let out = kubectl(&["apply", "-n", &ns, "-f", &examples.join(file).to_string_lossy()]);
-        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        create_all(&ns, &examples.join(file))?;
     }
-    let headers = |resource: &str| {
-        let out = kubectl(&["get", resource, "-n", &ns]);
-        assert!(out.status.success(), "{resource}: {}", stderr(&out));
-        stdout(&out).lines().next().unwrap_or_default().split_whitespace().map(str::to_owned).collect::<Vec<_>>()
-    };
-    assert_eq!(headers("offloadpolicies"), ["NAME", "TARGET", "BACKEND", "PHASE", "FPS", "LATENCY", "AGE"]);
-    assert_eq!(headers("etcdhealths"), ["NAME", "SLOW-DISK", "WAL-P99", "COMMIT-P99", "LEADER-CHANGES", "AGE"]);
-    // Short names and the category resolve too.
-    let out = kubectl(&["get", "op,eh", "-n", &ns, "-o", "name"]);
-    assert_eq!(stdout(&out).lines().count(), 2, "{}{}", stdout(&out), stderr(&out));
-    let out = kubectl(&["get", "continuum", "-n", &ns, "-o", "name"]);
-    assert_eq!(stdout(&out).lines().count(), 2, "{}{}", stdout(&out), stderr(&out));
+    // What a user sees: the printer columns, short names and the category, through kubectl.
+    let headers = |resource: &str| kubectl().table(resource, &ns).map(|t| t.first().cloned().unwrap_or_default());
+    assert_eq!(headers("offloadpolicies")?, ["NAME", "TARGET", "BACKEND", "PHASE", "FPS", "LATENCY", "AGE"]);
+    assert_eq!(headers("etcdhealths")?, ["NAME", "SLOW-DISK", "WAL-P99", "COMMIT-P99", "LEADER-CHANGES", "AGE"]);
+    let out = kubectl().run(&["get", "op,eh", "-n", &ns, "-o", "name"])?;
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.text());
+    let out = kubectl().run(&["get", "continuum", "-n", &ns, "-o", "name"])?;
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.text());
+    Ok(())
 }
 
 #[test]
-fn every_example_is_accepted_by_the_api_server() {
+fn every_example_is_accepted_by_the_api_server() -> kit::Result<()> {
     let ns = namespace("examples");
     let mut files: Vec<_> = std::fs::read_dir(repo_root().join("examples"))
         .unwrap_or_else(|e| panic!("examples/: {e}"))
@@ -58,50 +64,37 @@ fn every_example_is_accepted_by_the_api_server() {
     files.sort();
     assert!(files.len() >= 3, "expected examples, found {files:?}");
     for file in files {
-        let out = kubectl(&["create", "-n", &ns, "-f", &file.to_string_lossy()]);
-        assert!(out.status.success(), "{} rejected: {}", file.display(), stderr(&out));
+        create_all(&ns, &file).map_err(|e| kit::Error::Failed(format!("{} rejected: {e}", file.display())))?;
     }
+    Ok(())
 }
 
 /// `kubectl explain` reads the OpenAPI v3 document, which the API server republishes a few seconds
 /// after a CRD is Established: wait for it (bounded), then check the text.
-fn explain(path: &str) -> std::process::Output {
-    let started = std::time::Instant::now();
-    loop {
-        let out = kubectl(&["explain", path]);
-        if out.status.success() || started.elapsed() > std::time::Duration::from_secs(60) {
-            return out;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+fn explain(path: &str) -> kit::Result<kit::Ran> {
+    let what = format!("kubectl explain {path}");
+    wait::until_value(&what, Duration::from_secs(60), || kubectl().run(&["explain", path]), |r| r.ok)
 }
 
 #[test]
-fn kubectl_explain_shows_the_field_docs() {
+fn kubectl_explain_shows_the_field_docs() -> kit::Result<()> {
     control_plane();
-    let out = explain("offloadpolicy.spec.offloadWhen");
-    let text = stdout(&out);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let text = explain("offloadpolicy.spec.offloadWhen")?.stdout;
     assert!(text.contains("Offload when ANY of these rules is violated continuously"), "{text}");
     assert!(text.contains("fpsBelow"), "{text}");
     assert!(text.contains("Default: 30s"), "{text}");
-    let out = explain("etcdhealth.spec.thresholds.walFsyncP99");
-    assert!(stdout(&out).contains("Default: 100ms"), "{}{}", stdout(&out), stderr(&out));
+    let text = explain("etcdhealth.spec.thresholds.walFsyncP99")?.stdout;
+    assert!(text.contains("Default: 100ms"), "{text}");
+    Ok(())
 }
 
 #[test]
-fn the_api_server_fills_in_the_documented_defaults() {
+fn the_api_server_fills_in_the_documented_defaults() -> kit::Result<()> {
     let ns = namespace("defaults");
-    let policy = r#"{"apiVersion":"continuum.dev/v1alpha1","kind":"OffloadPolicy","metadata":{"name":"d"},
-      "spec":{"targetRef":{"name":"detector"},
-        "telemetry":{"prometheus":{"url":"http://prom:9090"},"fps":{"query":"fps"}},
-        "offloadWhen":{"fpsBelow":10},
-        "backends":{"local":{"endpoint":"tcp://pi:8192"},"offload":{"endpoint":"tcp://jetson:8192"}},
-        "actuation":{"env":{"container":"detector"}}}}"#;
-    let out = continuum_e2e::kubectl_stdin(&["create", "-n", &ns, "-o", "json", "-f", "-"], policy);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let obj: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let spec = &obj["spec"];
+    // Sent as written (untyped): the defaults must come from the API server, not from serde.
+    let policy: DynamicObject = fixtures().load("offloadpolicy-minimal.yaml")?;
+    let created = cluster().dynamic(&ns, "continuum.dev/v1alpha1", "OffloadPolicy").create(&policy)?;
+    let spec = &created.data["spec"];
     assert_eq!(spec["targetRef"]["apiVersion"], "apps/v1");
     assert_eq!(spec["targetRef"]["kind"], "Deployment");
     assert_eq!(spec["telemetry"]["interval"], "15s");
@@ -116,4 +109,5 @@ fn the_api_server_fills_in_the_documented_defaults() {
     assert_eq!(spec["actuation"]["env"]["name"], "VACCEL_RPC_ADDRESS");
     assert_eq!(spec["backends"]["offload"]["healthCheck"]["tcp"], true);
     assert_eq!(spec["backends"]["offload"]["healthCheck"]["timeout"], "2s");
+    Ok(())
 }

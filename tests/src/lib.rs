@@ -1,20 +1,27 @@
-//! Helpers shared by the end-to-end tests: the shared control plane, namespaces, kubectl.
+//! Helpers shared by the end-to-end tests, on the test kit (`continuum_testenv::kit`): the shared
+//! control plane with the CRDs, its typed client, a namespace per test, kubectl for what a user
+//! sees through it, and the fixtures under `tests/fixtures/`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use continuum_testenv::ControlPlane;
+use continuum_testenv::kit::manifest::Fixtures;
+use continuum_testenv::kit::{Cluster, Kubectl, TempNamespace};
 
 /// Root of the repository.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The YAML manifests of these tests.
+pub fn fixtures() -> Fixtures {
+    Fixtures::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
+}
+
 /// The control plane of this test binary, with the generated CRDs applied and Established.
 pub fn control_plane() -> &'static ControlPlane {
-    static CRDS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    static CRDS: OnceLock<Result<(), String>> = OnceLock::new();
     let cp = continuum_testenv::shared().unwrap_or_else(|e| panic!("control plane did not start: {e}"));
     let applied = CRDS.get_or_init(|| cp.apply_crds(&repo_root().join("deploy/crds")).map_err(|e| e.to_string()));
     if let Err(e) = applied {
@@ -23,41 +30,19 @@ pub fn control_plane() -> &'static ControlPlane {
     cp
 }
 
-/// A fresh namespace for one test.
-pub fn namespace(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{prefix}-{}-{n}", std::process::id());
-    let out = kubectl(&["create", "namespace", &name]);
-    assert!(out.status.success(), "creating namespace {name}: {}", stderr(&out));
-    name
+/// The typed client of the shared control plane.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+    let cluster = CLUSTER.get_or_init(|| Cluster::connect(control_plane()).map_err(|e| e.to_string()));
+    cluster.as_ref().unwrap_or_else(|e| panic!("no client for the control plane: {e}"))
 }
 
-/// Runs kubectl against the shared control plane.
-pub fn kubectl(args: &[&str]) -> Output {
-    control_plane().kubectl_output(args).unwrap_or_else(|e| panic!("{e}"))
+/// kubectl on the shared control plane.
+pub fn kubectl() -> Kubectl<'static> {
+    Kubectl(control_plane())
 }
 
-/// Runs kubectl with `input` on stdin.
-pub fn kubectl_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = control_plane()
-        .kubectl()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting kubectl: {e}"));
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.as_bytes()).unwrap_or_else(|e| panic!("writing to kubectl: {e}"));
-    }
-    child.wait_with_output().unwrap_or_else(|e| panic!("waiting for kubectl: {e}"))
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// A fresh namespace for one test, deleted when it drops.
+pub fn namespace(prefix: &str) -> TempNamespace {
+    cluster().temp_namespace(prefix).unwrap_or_else(|e| panic!("creating a namespace: {e}"))
 }

@@ -1,9 +1,15 @@
 //! `helm install` into the real API server, and restricted Pod Security admission.
 
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
 use super::*;
 
 /// Server-side applies prometheus-operator's ServiceMonitor and PrometheusRule CRDs, taken from its
-/// Go module, once per test binary.
+/// Go module, once per test binary, and waits until they are Established.
 fn monitoring_crds() {
     static APPLIED: OnceLock<Result<(), String>> = OnceLock::new();
     let applied = APPLIED.get_or_init(|| {
@@ -16,18 +22,15 @@ fn monitoring_crds() {
         let info: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let dir = info["Dir"].as_str().filter(|_| out.status.success());
         let dir = dir.ok_or_else(|| format!("go mod download {module}: {}{}", stdout(&out), stderr(&out)))?;
+        let crds = cluster().cluster::<CustomResourceDefinition>();
         for plural in ["servicemonitors", "prometheusrules"] {
-            let file = format!("{dir}/example/prometheus-operator-crd/monitoring.coreos.com_{plural}.yaml");
-            let crd = format!("crd/{plural}.monitoring.coreos.com");
-            for args in [
-                vec!["apply", "--server-side", "--field-manager=continuum-e2e", "-f", &file],
-                vec!["wait", "--for=condition=Established", "--timeout=60s", &crd],
-            ] {
-                let out = kubectl(&args);
-                if !out.status.success() {
-                    return Err(format!("kubectl {}: {}", args.join(" "), stderr(&out)));
-                }
-            }
+            let file =
+                Path::new(dir).join(format!("example/prometheus-operator-crd/monitoring.coreos.com_{plural}.yaml"));
+            let crd: CustomResourceDefinition = kit::manifest::load(&file).map_err(|e| e.to_string())?;
+            crds.apply(&crd, "continuum-e2e").map_err(|e| e.to_string())?;
+            let name = format!("{plural}.monitoring.coreos.com");
+            crds.wait_for(&name, &format!("{name} Established"), Duration::from_secs(60), established)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     });
@@ -36,28 +39,33 @@ fn monitoring_crds() {
     }
 }
 
-fn ensure_namespace(name: &str) {
-    let out = kubectl(&["create", "namespace", name]);
-    assert!(out.status.success() || stderr(&out).contains("AlreadyExists"), "namespace {name}: {}", stderr(&out));
+fn established(crd: &CustomResourceDefinition) -> bool {
+    let conditions = crd.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+}
+
+fn cluster_role_exists(name: &str) -> kit::Result<bool> {
+    Ok(cluster().cluster::<ClusterRole>().get_opt(name)?.is_some())
 }
 
 /// `kind/name` of every namespaced object of `release` in `ns`.
 fn installed(ns: &str, release: &str) -> BTreeSet<String> {
     let selector = format!("app.kubernetes.io/instance={release}");
     let kinds = "deployments,services,serviceaccounts,poddisruptionbudgets,roles,rolebindings,jobs,configmaps,servicemonitors,prometheusrules";
-    let out = kubectl(&["get", kinds, "-n", ns, "-l", &selector, "-o", "name"]);
-    ok(&out, "listing the release's objects");
-    stdout(&out).lines().map(str::to_owned).collect()
+    let out = kubectl().run(&["get", kinds, "-n", ns, "-l", &selector, "-o", "name"]);
+    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.ok, "listing the release's objects: {}", out.stderr);
+    out.stdout.lines().map(str::to_owned).collect()
 }
 
 #[test]
-fn chart_installs_on_the_real_api_server_in_both_modes() {
+fn chart_installs_on_the_real_api_server_in_both_modes() -> kit::Result<()> {
     let kubeconfig = control_plane().kubeconfig.to_string_lossy().into_owned();
-    ensure_namespace("karmada-system");
+    cluster().ensure_namespace("karmada-system")?;
     monitoring_crds();
     let chart = chart();
 
-    let ns = restricted_namespace("chart-default");
+    let ns = restricted_namespace("chart-default")?;
     let out = helm(&["install", "plain", &chart, "-n", &ns, "--kubeconfig", &kubeconfig]);
     ok(&out, "helm install with default values");
     assert!(!stderr(&out).contains("PodSecurity"), "Pod Security warnings: {}", stderr(&out));
@@ -72,10 +80,11 @@ fn chart_installs_on_the_real_api_server_in_both_modes() {
     .map(String::from)
     .into();
     assert_eq!(installed(&ns, "plain"), expected);
-    ok(&kubectl(&["get", "clusterrole", "plain-continuum-operator-control-plane"]), "control-plane ClusterRole");
-    ok(&kubectl(&["get", "role", "plain-continuum-operator-host", "-n", "karmada-system"]), "host Role");
+    assert!(cluster_role_exists("plain-continuum-operator-control-plane")?, "no control-plane ClusterRole");
+    let host_role = cluster().namespaced::<Role>("karmada-system").get_opt("plain-continuum-operator-host")?;
+    assert!(host_role.is_some(), "no host Role");
 
-    let ns2 = restricted_namespace("chart-karmada");
+    let ns2 = restricted_namespace("chart-karmada")?;
     let mut args =
         vec!["install", RELEASE, &chart, "-n", &ns2, "--kubeconfig", &kubeconfig, "--no-hooks", "--skip-crds"];
     let sets = set_args(&[KARMADA, MONITORING]);
@@ -93,16 +102,16 @@ fn chart_installs_on_the_real_api_server_in_both_modes() {
         assert!(objects.contains(&object), "{object} not installed: {objects:?}");
     }
     assert!(!objects.iter().any(|o| o.starts_with("job")), "--no-hooks installed the hook: {objects:?}");
-    let cluster_role = kubectl(&["get", "clusterrole", &format!("{FULLNAME}-control-plane")]);
-    assert!(stderr(&cluster_role).contains("NotFound"), "Karmada mode rendered the control-plane ClusterRole");
+    let cluster_role = cluster_role_exists(&format!("{FULLNAME}-control-plane"))?;
+    assert!(!cluster_role, "Karmada mode rendered the control-plane ClusterRole");
 
     let rendered = template(&ns2, &[KARMADA]);
     let job = get(&rendered, "Job", "-install-crds");
-    let out = kubectl_stdin(&["apply", "--dry-run=server", "-n", &ns2, "-f", "-"], &job.to_string());
-    ok(&out, "server-side dry run of the hook Job");
+    let out = kubectl().run_stdin(&["apply", "--dry-run=server", "-n", &ns2, "-f", "-"], &job.to_string())?;
+    assert!(out.ok, "server-side dry run of the hook Job: {}", out.text());
     ok(&helm(&["uninstall", "plain", "-n", &ns, "--kubeconfig", &kubeconfig]), "helm uninstall");
-    let gone = kubectl(&["get", "clusterrole", "plain-continuum-operator-control-plane"]);
-    assert!(stderr(&gone).contains("NotFound"), "uninstall left the ClusterRole");
+    assert!(!cluster_role_exists("plain-continuum-operator-control-plane")?, "uninstall left the ClusterRole");
+    Ok(())
 }
 
 fn without(mut pod: Value, pointers: &[&str]) -> Value {
@@ -116,10 +125,16 @@ fn without(mut pod: Value, pointers: &[&str]) -> Value {
 }
 
 #[test]
-fn operator_and_hook_pods_are_admitted_under_restricted_pod_security() {
-    let ns = restricted_namespace("chart-pss");
+fn operator_and_hook_pods_are_admitted_under_restricted_pod_security() -> kit::Result<()> {
+    let ns = restricted_namespace("chart-pss")?;
+    let accounts = cluster().namespaced::<ServiceAccount>(&ns);
     for sa in [FULLNAME, "default"] {
-        ok(&kubectl(&["create", "serviceaccount", sa, "-n", &ns]), "creating the ServiceAccount");
+        let mut account = ServiceAccount::default();
+        account.metadata.name = Some(sa.to_owned());
+        // `default` may exist already (kube-controller-manager makes it where one runs).
+        if accounts.get_opt(sa)?.is_none() {
+            accounts.create(&account)?;
+        }
     }
     let objects = template(&ns, &[KARMADA]);
     let templates = [
@@ -129,8 +144,10 @@ fn operator_and_hook_pods_are_admitted_under_restricted_pod_security() {
     for (name, template) in templates {
         let labels = template["metadata"]["labels"].clone();
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": template["spec"]});
-        let create = ["create", "--dry-run=server", "-n", ns.as_str(), "-f", "-"];
-        ok(&kubectl_stdin(&create, &pod.to_string()), &format!("creating the {name} pod"));
+        let create = ["create", "--dry-run=server", "-n", ns.name(), "-f", "-"];
+        // Pod Security admission as a user meets it: kubectl's text of the API server's answer.
+        let out = kubectl().run_stdin(&create, &pod.to_string())?;
+        assert!(out.ok, "creating the {name} pod: {}", out.text());
         let mutations: [(&str, &[&str]); 2] = [
             (
                 "runAsNonRoot",
@@ -139,10 +156,11 @@ fn operator_and_hook_pods_are_admitted_under_restricted_pod_security() {
             ("allowPrivilegeEscalation", &["/spec/containers/0/securityContext/allowPrivilegeEscalation"]),
         ];
         for (field, pointers) in mutations {
-            let out = kubectl_stdin(&create, &without(pod.clone(), pointers).to_string());
-            let err = stderr(&out);
-            assert!(!out.status.success(), "{name} pod without {field} was admitted");
+            let out = kubectl().run_stdin(&create, &without(pod.clone(), pointers).to_string())?;
+            let err = out.stderr;
+            assert!(!out.ok, "{name} pod without {field} was admitted");
             assert!(err.contains("violates PodSecurity \"restricted:") && err.contains(field), "{name}: {err}");
         }
     }
+    Ok(())
 }
