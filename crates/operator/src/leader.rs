@@ -185,8 +185,7 @@ impl Elector {
 
     fn became_leader(&self) {
         tracing::info!(identity = %self.settings.identity, lease = %self.settings.name, "acquired the Lease; leading");
-        self.metrics.leader.is_leader.set(1);
-        self.metrics.leader.transitions.inc();
+        self.metrics.leader.acquired();
     }
 
     /// Renews every retry period; returns when leadership is lost. The gate closes by itself
@@ -215,14 +214,14 @@ impl Elector {
 
     fn lost(&self) {
         self.gate.renewed_at(None);
-        self.metrics.leader.is_leader.set(0);
+        self.metrics.leader.not_leading();
     }
 
     /// Gives the Lease up (graceful shutdown) so a standby takes over at once instead of waiting
     /// for it to expire.
     pub async fn release(&mut self) {
         self.gate.renewed_at(None);
-        self.metrics.leader.is_leader.set(0);
+        self.metrics.leader.not_leading();
         let Ok(Some(mut lease)) = self.api.get_opt(&self.settings.name).await else { return };
         let spec = lease.spec.get_or_insert_with(Default::default);
         if spec.holder_identity.as_deref() != Some(self.settings.identity.as_str()) {

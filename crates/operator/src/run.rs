@@ -54,7 +54,7 @@ pub async fn main(args: RunArgs) -> Result<()> {
         }
         None => {
             tracing::info!("leader election disabled: this process runs the controllers");
-            metrics.leader.is_leader.set(1);
+            metrics.leader.leading_unelected();
         }
     }
     lead(rt, elector, shutdown).await

@@ -154,6 +154,6 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     kit::status::apply(&ctx, &*obj, &status::build(&obj, &out, now)).await?;
     kit::events::publish(&ctx, &*obj, notes).await;
     report::record(&ctx.rt.metrics, &ns, &name, &seen, &act);
-    ctx.rt.metrics.offload.evaluation.observe(started.elapsed().as_secs_f64());
+    ctx.rt.metrics.offload.evaluated(started.elapsed());
     Ok(Action::requeue(interval))
 }

@@ -202,7 +202,7 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
                     time: crate::clock::time(now),
                     from: status::to_api(prev.active),
                     to: status::to_api(to),
-                    reason: d.reason.into(),
+                    reason: d.cause.into(),
                     message: Some(d.message.clone()),
                 }),
                 _ => None,
