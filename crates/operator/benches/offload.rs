@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use continuum_api::OffloadPolicy;
 use continuum_testenv::kit::manifest::Fixtures;
-use continuum_testenv::kit::{Cluster, Launch, Objects};
+use continuum_testenv::kit::{Cluster, Launch, Objects, Operator};
 use continuum_testenv::sim::{Agent, Exporter};
 use continuum_testenv::{ControlPlane, Prometheus};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -89,7 +89,23 @@ fn main() {
     let prom = or_panic(Prometheus::start(&[&target], Duration::from_secs(1)));
     let op = or_panic(Launch::run(OPERATOR, &cp.kubeconfig).start(&cp.dir, "bench"));
 
-    // 1. Degradation -> patched Deployment.
+    let bench = Bench { deployments, policies, exporter, pi, jetson, prom };
+    switch_latency(&bench);
+    many_policies(&bench, &op);
+}
+
+struct Bench {
+    deployments: Objects<Deployment>,
+    policies: Objects<OffloadPolicy>,
+    exporter: Exporter,
+    pi: Agent,
+    jetson: Agent,
+    prom: Prometheus,
+}
+
+/// 1. Degradation -> patched Deployment.
+fn switch_latency(b: &Bench) {
+    let Bench { deployments, policies, exporter, pi, jetson, prom } = b;
     let mut took = Vec::new();
     let second = Duration::from_secs(1);
     for trial in 0..20 {
@@ -115,8 +131,12 @@ fn main() {
         took[0],
         took[took.len() - 1]
     );
+}
 
-    // 2. 1,000 policies, 10 distinct queries, interval 10s.
+/// 2. 1,000 policies, 10 distinct queries, interval 10s.
+fn many_policies(b: &Bench, op: &Operator) {
+    let Bench { policies, exporter, pi, jetson, prom, .. } = b;
+    let second = Duration::from_secs(1);
     delete_policy(&policies, "detector");
     exporter.set(25.0, 0.04);
     for i in 0..1000 {

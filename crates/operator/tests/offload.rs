@@ -279,6 +279,9 @@ fn a_flapping_signal_switches_no_more_often_than_cooldown_and_budget_allow() -> 
     let _operator = s.operator("test-operator")?;
     let mut p = scrape_policy(&s)?;
     p.spec.offload_when.for_ = Duration::ZERO.into();
+    if let Some(recover) = p.spec.recover_when.as_mut() {
+        recover.for_ = Duration::ZERO.into();
+    }
     p.spec.cooldown = Duration::from_secs(6).into();
     p.spec.max_switches_per_hour = 3;
     v.policies.apply(&p, "user")?;

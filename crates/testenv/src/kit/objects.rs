@@ -58,11 +58,14 @@ where
     }
 
     /// Server-side apply of `obj` as field manager `manager`, taking over conflicting fields, as
-    /// `kubectl apply --server-side --force-conflicts` does.
+    /// `kubectl apply --server-side --force-conflicts` does. Zero durations go out as `0s`, as a
+    /// user writes them (see [`as_written`]).
     pub fn apply(&self, obj: &K, manager: &str) -> Result<K> {
         let name = obj.name_any();
+        let what = self.what("apply", &name);
+        let body = as_written(obj).map_err(|e| Error::Failed(format!("{what}: {e}")))?;
         let params = PatchParams::apply(manager).force();
-        block_on(self.api.patch(&name, &params, &Patch::Apply(obj))).map_err(kube_err(self.what("apply", &name)))
+        block_on(self.api.patch(&name, &params, &Patch::Apply(&body))).map_err(kube_err(what))
     }
 
     /// A JSON merge patch, as a user's `kubectl patch --type=merge` (or `annotate`) makes it.
@@ -132,6 +135,22 @@ where
     pub fn wait_gone(&self, name: &str, limit: Duration) -> Result<()> {
         self.wait(name, &format!("{name} gone"), limit, |o| o.is_none()).map(drop)
     }
+}
+
+/// `obj` as JSON, with every zero `kube::core::Duration` written `0s`: kube writes zero as `0ns`,
+/// which Go parses but which the CRDs' duration pattern (`30s`, `1m30s`, `500ms`) refuses.
+fn as_written<T: Serialize>(obj: &T) -> serde_json::Result<serde_json::Value> {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s == "0ns" => *s = "0s".to_owned(),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(obj)?;
+    walk(&mut value);
+    Ok(value)
 }
 
 /// The object as YAML without its managed fields, for error messages.
