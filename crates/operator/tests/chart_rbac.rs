@@ -65,9 +65,8 @@ fn service_account_kubeconfig(cp: &ControlPlane, cluster: &Cluster) -> kit::Resu
         spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
         ..Default::default()
     };
-    let body = serde_json::to_vec(&request).map_err(|e| kit::Error::Failed(e.to_string()))?;
     let issued: TokenRequest =
-        block_on(accounts.api().create_subresource("token", "continuum-operator", &PostParams::default(), &body))
+        block_on(accounts.api().create_subresource("token", "continuum-operator", &PostParams::default(), &request))
             .map_err(|e| kit::Error::Failed(format!("requesting a token: {e}")))?;
     let token = issued.status.and_then(|s| s.token).unwrap_or_default();
     let path = cp.dir.join("sa.kubeconfig");
