@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use continuum_demo::scene::{self, Options};
 use continuum_testenv::edge::JETSON_NODE;
-use continuum_testenv::scene::{self, Options};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
 
@@ -108,21 +108,8 @@ fn the_rollout_in_flight_is_allowed_but_a_late_pi_sample_is_not() {
     assert!(on_pi_while_offloaded(&again, 2.0).is_empty());
 }
 
-fn running_pi_endpoint(r: &scene::Running) -> String {
-    let out = r
-        .edge
-        .cp
-        .kubectl_output(&[
-            "get",
-            "offloadpolicy",
-            "detector",
-            "-n",
-            "vision",
-            "-o",
-            "jsonpath={.spec.backends.local.endpoint}",
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn running_pi_endpoint(r: &scene::EdgeScene) -> String {
+    r.policy().map(|p| p.spec.backends.local.endpoint).unwrap_or_else(|| panic!("the OffloadPolicy is gone"))
 }
 
 /// The same scene switching through the Service: the detector's pod is never replaced.
@@ -140,10 +127,6 @@ fn through_a_service_the_switch_needs_no_new_pod() {
     assert_eq!(report.revision, "1", "the Deployment rolled out");
     assert!(!report.pod_at_start.is_empty());
     assert_eq!(report.pod_at_end, report.pod_at_start, "the detector's pod was replaced");
-    let selector = running
-        .edge
-        .cp
-        .kubectl_output(&["get", "service", "vaccel-backend", "-n", "vision", "-o", "jsonpath={.spec.selector.node}"])
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(String::from_utf8_lossy(&selector.stdout), "raspberrypi");
+    let selector = running.backend_selector();
+    assert_eq!(selector.get("node").map(String::as_str), Some("raspberrypi"));
 }
