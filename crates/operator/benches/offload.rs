@@ -111,7 +111,7 @@ fn switch_latency(b: &Bench) {
     for trial in 0..20 {
         exporter.set(25.0, 0.04);
         or_panic(deployments.apply(&deployment(&pi.endpoint()), "gitops"));
-        delete_policy(&policies, "detector");
+        delete_policy(policies, "detector");
         let p = policy("detector", &prom.url, "max(detector_fps)", &pi.endpoint(), &jetson.endpoint(), second);
         or_panic(policies.apply(&p, "user"));
         std::thread::sleep(Duration::from_secs(3));
@@ -137,7 +137,7 @@ fn switch_latency(b: &Bench) {
 fn many_policies(b: &Bench, op: &Operator) {
     let Bench { policies, exporter, pi, jetson, prom, .. } = b;
     let second = Duration::from_secs(1);
-    delete_policy(&policies, "detector");
+    delete_policy(policies, "detector");
     exporter.set(25.0, 0.04);
     for i in 0..1000 {
         let q = format!("max(detector_fps) + {}", i % 10);
