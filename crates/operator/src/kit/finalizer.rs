@@ -3,9 +3,8 @@
 
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 
-use super::{Context, Error};
+use super::{Context, Error, Managed};
 
 /// Whether `obj` carries `finalizer`.
 pub fn holds<K: Resource>(obj: &K, finalizer: &str) -> bool {
@@ -14,10 +13,7 @@ pub fn holds<K: Resource>(obj: &K, finalizer: &str) -> bool {
 
 async fn set<K, S>(ctx: &Context<S>, obj: &K, finalizers: Vec<String>) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Managed,
 {
     let resource = K::plural(&()).into_owned();
     ctx.rt.may_write(&resource)?;
@@ -35,10 +31,7 @@ where
 /// Adds `finalizer` unless `obj` has it.
 pub async fn ensure<K, S>(ctx: &Context<S>, obj: &K, finalizer: &str) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Managed,
 {
     if holds(obj, finalizer) {
         return Ok(());
@@ -51,10 +44,7 @@ where
 /// Removes `finalizer`, letting the deletion go on.
 pub async fn remove<K, S>(ctx: &Context<S>, obj: &K, finalizer: &str) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Managed,
 {
     let left = obj.finalizers().iter().filter(|f| *f != finalizer).cloned().collect();
     set(ctx, obj, left).await

@@ -29,6 +29,17 @@ pub use runtime::{NotLeading, Runtime};
 /// The field manager of every write the operator makes (status, actuation, finalizers).
 pub const FIELD_MANAGER: &str = "continuum-operator";
 
+/// A namespaced resource the operator writes (status, finalizers).
+pub trait Managed:
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug
+{
+}
+
+impl<K> Managed for K where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug
+{
+}
+
 /// How long a failed reconcile waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(10);
 

@@ -4,9 +4,8 @@
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use super::{Context, Error, FIELD_MANAGER};
+use super::{Context, Error, FIELD_MANAGER, Managed};
 
 /// The apply body for `status` of a `K`.
 pub fn body<K: Resource<DynamicType = ()>>(status: &impl Serialize) -> serde_json::Value {
@@ -16,10 +15,7 @@ pub fn body<K: Resource<DynamicType = ()>>(status: &impl Serialize) -> serde_jso
 /// Applies the whole `status` of `obj` (only while leading).
 pub async fn apply<K, S>(ctx: &Context<S>, obj: &K, status: &impl Serialize) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Managed,
 {
     let resource = format!("{}/status", K::plural(&()));
     ctx.rt.may_write(&resource)?;
