@@ -32,11 +32,6 @@ pub(crate) fn http_url() -> Rule {
         .message("must be an absolute http:// or https:// URL, for example http://prometheus.monitoring:9090")
 }
 
-/// A strictly positive number.
-pub(crate) fn positive() -> Rule {
-    Rule::new("self > 0.0").message("must be greater than 0")
-}
-
 /// A DNS-1123 subdomain name of a Kubernetes object.
 pub(crate) fn object_name() -> Rule {
     Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')")

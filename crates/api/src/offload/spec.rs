@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actuation::Actuation;
 use super::status::OffloadPolicyStatus;
+use super::signals::{OffloadWhen, RecoverWhen, Signal};
 use super::telemetry::Telemetry;
 use crate::rules;
 
@@ -17,7 +18,7 @@ use crate::rules;
     group = "continuum.dev",
     version = "v1alpha1",
     kind = "OffloadPolicy",
-    doc = "Switches a workload's vAccel backend between a local and an offload agent, driven by its frame rate and inference latency.",
+    doc = "Switches a workload's vAccel backend between a local agent and ranked offload agents, driven by named signals: the workload's frame rate and latency, and the local device's own load.",
     plural = "offloadpolicies",
     singular = "offloadpolicy",
     shortname = "offload",
@@ -26,36 +27,40 @@ use crate::rules;
     namespaced,
     status = "OffloadPolicyStatus",
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".spec.targetRef.name"}"#,
-    printcolumn = r#"{"name":"Backend","type":"string","jsonPath":".status.activeBackend"}"#,
+    printcolumn = r#"{"name":"Backend","type":"string","jsonPath":".status.activeTarget"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
-    printcolumn = r#"{"name":"FPS","type":"number","jsonPath":".status.observed.fps"}"#,
-    printcolumn = r#"{"name":"Latency","type":"string","jsonPath":".status.observed.latency"}"#,
+    printcolumn = r#"{"name":"Signals","type":"string","jsonPath":".status.observed.summary"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!has(self.offloadWhen.fpsBelow) || has(self.telemetry.fps)").message("offloadWhen.fpsBelow needs telemetry.fps"),
-    validation = Rule::new("!has(self.offloadWhen.latencyAbove) || has(self.telemetry.latency)").message("offloadWhen.latencyAbove needs telemetry.latency"),
-    validation = Rule::new("!has(self.recoverWhen) || !has(self.recoverWhen.fpsAbove) || has(self.telemetry.fps)").message("recoverWhen.fpsAbove needs telemetry.fps"),
-    validation = Rule::new("!has(self.recoverWhen) || !has(self.recoverWhen.latencyBelow) || has(self.telemetry.latency)").message("recoverWhen.latencyBelow needs telemetry.latency"),
-    validation = Rule::new("!has(self.recoverWhen) || !has(self.recoverWhen.fpsAbove) || !has(self.offloadWhen.fpsBelow) || self.recoverWhen.fpsAbove >= self.offloadWhen.fpsBelow").message("recoverWhen.fpsAbove must be at least offloadWhen.fpsBelow: a looser recovery line would switch back and forth").field_path(".recoverWhen.fpsAbove"),
-    validation = Rule::new("!has(self.recoverWhen) || !has(self.recoverWhen.latencyBelow) || !has(self.offloadWhen.latencyAbove) || duration(self.recoverWhen.latencyBelow) <= duration(self.offloadWhen.latencyAbove)").message("recoverWhen.latencyBelow must be at most offloadWhen.latencyAbove: a looser recovery line would switch back and forth").field_path(".recoverWhen.latencyBelow"),
-    validation = Rule::new("self.backends.local.endpoint != self.backends.offload.endpoint").message("backends.local.endpoint and backends.offload.endpoint must differ").field_path(".backends")
+    validation = Rule::new("self.signals.all(a, self.signals.filter(b, b.name == a.name).size() == 1)").message("signal names must be unique").field_path(".signals"),
+    validation = Rule::new(OFFLOAD_REFS).message("offloadWhen names a signal that spec.signals does not declare").field_path(".offloadWhen"),
+    validation = Rule::new(RECOVER_REFS).message("recoverWhen names a signal that spec.signals does not declare").field_path(".recoverWhen"),
+    validation = Rule::new("!has(self.telemetry.prometheus) || self.signals.all(s, has(s.query))").message("with telemetry.prometheus every signal needs a PromQL query").field_path(".signals"),
+    validation = Rule::new("!has(self.telemetry.scrape) || self.signals.all(s, has(s.metric))").message("with telemetry.scrape every signal needs a metric name").field_path(".signals"),
+    validation = Rule::new(HYSTERESIS).message("a recoverWhen line must be stricter than the offloadWhen line of the same signal (above at least its below, below at most its above), or the policy switches back and forth").field_path(".recoverWhen"),
+    validation = Rule::new("!has(self.actuation.service) || !has(self.actuation.service.offloadSelector) || size(self.backends.offload) == 1").message("service mode with selectors has one offloadSelector, so it takes exactly one offload backend; remove the selectors (the operator then owns the EndpointSlice) to rank several").field_path(".backends.offload")
 )]
 pub struct OffloadPolicySpec {
     /// The workload whose vAccel backend is switched: a Deployment in the namespace of the
     /// policy (on Karmada, the resource template in the karmada-apiserver).
     pub target_ref: TargetRef,
-    /// Where the frame rate and inference latency of the workload are read.
+    /// Where the signals are read, how often, and how old a sample may be.
     pub telemetry: Telemetry,
-    /// Offload when ANY of these rules is violated continuously for `for`.
+    /// The values the rules compare: the workload's frame rate and latency, and signals of the
+    /// local device itself (CPU load, temperature, input rate). Between 1 and 8, names unique.
+    #[schemars(length(min = 1, max = 8))]
+    pub signals: Vec<Signal>,
+    /// When to offload: `any` or `all` of its rules holding continuously for `for`.
     pub offload_when: OffloadWhen,
-    /// Return to the local backend when ALL of these hold continuously for `for`.
-    /// Default: fpsAbove = 1.2 × offloadWhen.fpsBelow, latencyBelow = 0.8 ×
-    /// offloadWhen.latencyAbove, for = 60s (stricter than offloadWhen, so it does not flap).
+    /// When to come back, and the trial that follows a return.
+    /// Default: the offload rules mirrored with stricter lines, for 60s, verify for 1m with
+    /// backoff initial 5m, max 1h.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recover_when: Option<RecoverWhen>,
-    /// The vAccel RPC agents to switch between.
+    /// The vAccel RPC agents to switch between: one local, and offload agents in order of
+    /// preference.
     pub backends: Backends,
     /// How the workload is pointed at the chosen backend. Exactly one mode.
     pub actuation: Actuation,
@@ -77,8 +82,9 @@ pub struct OffloadPolicySpec {
     /// Stop evaluating and switching; the current backend stays as it is. Default: false.
     #[serde(default)]
     pub suspend: bool,
-    /// Manual override: keep the workload on this backend regardless of telemetry
-    /// (the offload target's health is still reported). Default: unset (automatic).
+    /// Manual override: `Local` keeps the workload on the local backend, `Offload` on the first
+    /// healthy offload backend, regardless of telemetry (the offload backends' health is still
+    /// probed and reported). Default: unset (automatic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<BackendName>,
     /// What deleting the policy does to the workload: Restore switches it back to the local
@@ -117,75 +123,47 @@ pub struct TargetRef {
     pub name: String,
 }
 
-/// Rules that trigger an offload.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+/// The vAccel RPC agents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.fpsBelow) || has(self.latencyAbove)").message("set at least one of fpsBelow and latencyAbove"))]
-pub struct OffloadWhen {
-    /// Violated while the frame rate is below this many frames per second. Must be > 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = rules::positive())]
-    pub fps_below: Option<f64>,
-    /// Violated while the inference latency is above this, for example 150ms.
-    /// Between 1ms and 1h.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    #[x_kube(validation = rules::duration_between("1ms", "1h"))]
-    pub latency_above: Option<Duration>,
-    /// How long a violation must last before the workload is offloaded. Between 0s and 1h.
-    /// Default: 30s.
-    #[serde(default = "default_offload_for", rename = "for")]
-    #[schemars(length(max = 32))]
-    #[x_kube(validation = rules::duration_between("0s", "1h"))]
-    pub for_: Duration,
-}
-
-/// Rules that bring the workload back to the local backend.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecoverWhen {
-    /// Healthy while the frame rate is above this. Must be > 0 and at least
-    /// offloadWhen.fpsBelow. Default: 1.2 × offloadWhen.fpsBelow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = rules::positive())]
-    pub fps_above: Option<f64>,
-    /// Healthy while the inference latency is below this; at most offloadWhen.latencyAbove.
-    /// Default: 0.8 × offloadWhen.latencyAbove.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    #[x_kube(validation = rules::duration_between("1ms", "1h"))]
-    pub latency_below: Option<Duration>,
-    /// How long every rule must hold before switching back. Between 0s and 1h. Default: 60s.
-    #[serde(default = "default_recover_for", rename = "for")]
-    #[schemars(length(max = 32))]
-    #[x_kube(validation = rules::duration_between("0s", "1h"))]
-    pub for_: Duration,
-}
-
-/// The two vAccel RPC agents.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.offload.all(b, b.name != self.local.name && b.endpoint != self.local.endpoint)").message("every offload backend needs a name and an endpoint different from the local backend's"),
+    validation = Rule::new("self.offload.all(a, self.offload.filter(b, b.name == a.name || b.endpoint == a.endpoint).size() == 1)").message("offload backend names and endpoints must be unique").field_path(".offload")
+)]
 pub struct Backends {
     /// The agent the workload uses normally (e.g. on the Raspberry Pi).
     pub local: LocalBackend,
-    /// The agent inference is offloaded to (e.g. the Jetson's GPU agent).
-    pub offload: OffloadBackend,
+    /// The agents inference is offloaded to, in order of preference (e.g. the Jetson's GPU
+    /// agent, then a cloud GPU agent). The first healthy one is used; when the active one dies
+    /// or stays degraded the workload moves to the next healthy one, and to the local backend
+    /// only when none is. Between 1 and 4.
+    #[schemars(length(min = 1, max = 4))]
+    pub offload: Vec<OffloadBackend>,
 }
 
 /// The local vAccel agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalBackend {
+    /// Name shown in status, Events and `kubectl get`. Default: local.
+    #[serde(default = "default_local_name")]
+    #[schemars(length(min = 1, max = 63))]
+    #[x_kube(validation = rules::dns_label())]
+    pub name: String,
     /// vAccel RPC address (VACCEL_RPC_ADDRESS): tcp://host:port, unix:///path or vsock://cid:port.
     #[schemars(length(min = 1, max = 512))]
     #[x_kube(validation = rules::vaccel_endpoint())]
     pub endpoint: String,
 }
 
-/// The remote vAccel agent.
+/// A remote vAccel agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OffloadBackend {
+    /// Name shown in status, Events and `kubectl get`, for example `jetson`.
+    #[schemars(length(min = 1, max = 63))]
+    #[x_kube(validation = rules::dns_label())]
+    pub name: String,
     /// vAccel RPC address (VACCEL_RPC_ADDRESS): tcp://host:port, unix:///path or vsock://cid:port.
     #[schemars(length(min = 1, max = 512))]
     #[x_kube(validation = rules::vaccel_endpoint())]
@@ -217,14 +195,35 @@ impl Default for HealthCheck {
     }
 }
 
-/// One of the two backends.
+/// The local backend or the offload backends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum BackendName {
     /// The local agent.
     Local,
-    /// The offload agent.
+    /// An offload agent (the first healthy one, in order of preference).
     Offload,
 }
+
+/// The offload rules as one CEL list, whichever of `any` and `all` is set.
+macro_rules! offs {
+    () => {
+        "(has(self.offloadWhen.any) ? self.offloadWhen.any : (has(self.offloadWhen.all) ? self.offloadWhen.all : []))"
+    };
+}
+/// The recovery rules as one CEL list (empty when recoverWhen or both lists are unset).
+macro_rules! recs {
+    () => {
+        "(!has(self.recoverWhen) ? [] : (has(self.recoverWhen.any) ? self.recoverWhen.any : (has(self.recoverWhen.all) ? self.recoverWhen.all : [])))"
+    };
+}
+const OFFLOAD_REFS: &str = concat!(offs!(), ".all(r, self.signals.exists(s, s.name == r.signal))");
+const RECOVER_REFS: &str = concat!(recs!(), ".all(r, self.signals.exists(s, s.name == r.signal))");
+const HYSTERESIS: &str = concat!(
+    recs!(),
+    ".all(r, ",
+    offs!(),
+    ".all(o, o.signal != r.signal || ((!has(r.above) || !has(o.below) || r.above >= o.below) && (!has(r.below) || !has(o.above) || r.below <= o.above))))"
+);
 
 /// Whether decisions are carried out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -248,11 +247,8 @@ fn default_api_version() -> String {
 fn default_kind() -> String {
     "Deployment".to_owned()
 }
-fn default_offload_for() -> Duration {
-    std::time::Duration::from_secs(30).into()
-}
-fn default_recover_for() -> Duration {
-    std::time::Duration::from_secs(60).into()
+fn default_local_name() -> String {
+    "local".to_owned()
 }
 fn default_true() -> bool {
     true

@@ -21,13 +21,16 @@ pub struct OffloadPolicyStatus {
     /// Local, Offloaded, Pinned, Suspended or Degraded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
-    /// The backend the workload is pointed at.
+    /// Whether the workload is pointed at the local backend or an offload backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_backend: Option<BackendName>,
+    /// Name of the backend the workload is pointed at, for example `local` or `jetson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_target: Option<String>,
     /// The vAccel RPC address the workload is pointed at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_endpoint: Option<String>,
-    /// The latest telemetry sample.
+    /// The latest value of every signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Observed>,
     /// Since when an offload rule has been violated without a break (unset while none is).
@@ -39,6 +42,10 @@ pub struct OffloadPolicyStatus {
     /// Since when telemetry has given no usable sample (unset while it does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_data_since: Option<Time>,
+    /// The trial after a return and the back-off after failed ones (unset while neither is
+    /// in effect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialStatus>,
     /// The most recent switch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition: Option<Transition>,
@@ -52,7 +59,8 @@ pub struct OffloadPolicyStatus {
     /// The object the operator changes to switch the backend, and the value read back from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actuation: Option<ActuationStatus>,
-    /// Ready, TelemetryAvailable, TargetFound, OffloadTargetHealthy and Actuated.
+    /// Ready, TargetFound, Actuated, TelemetryAvailable, OffloadTargetHealthy, Degraded and
+    /// Propagated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub conditions: Vec<Condition>,
@@ -90,22 +98,63 @@ pub enum Phase {
     Degraded,
 }
 
-/// A telemetry sample.
+/// The latest reading of the signals.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Observed {
-    /// Frame rate, frames per second.
+    /// Every signal for people, for example `fps=4.0 latency=300ms pi_cpu=97%`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    /// One entry per signal, in the order of `spec.signals`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub signals: Vec<ObservedSignal>,
+}
+
+/// The latest reading of one signal.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedSignal {
+    /// Name of the signal in `spec.signals`.
+    pub name: String,
+    /// The value, in the signal's unit (unset when it could not be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fps: Option<f64>,
-    /// Inference latency, seconds.
+    pub value: Option<f64>,
+    /// The value for people, for example `212ms` or `97%`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_seconds: Option<f64>,
-    /// Inference latency for people, for example `212ms`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency: Option<String>,
-    /// Timestamp of the sample (from the telemetry source, not the time it was read).
+    pub text: Option<String>,
+    /// Time of the newest sample behind the value, from the telemetry source (unset when the
+    /// source does not say; see `freshness`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_time: Option<Time>,
+    /// How the sample's age is known: `Checked`, or why it cannot be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<String>,
+    /// Why the signal could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The trial after a return to the local backend, and the back-off after failed trials.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialStatus {
+    /// While a trial runs: when it ends; an offload rule violated before then offloads again at
+    /// once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
+    /// Trial returns that failed in a row.
+    #[serde(default)]
+    pub failed: i32,
+    /// The current hold after a failed trial, for example `10m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+    /// The current hold in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_seconds: Option<i64>,
+    /// The earliest time of the next return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_return_after: Option<Time>,
 }
 
 /// One switch between backends.
@@ -114,11 +163,11 @@ pub struct Observed {
 pub struct Transition {
     /// When the switch was made.
     pub time: Time,
-    /// Backend before the switch.
-    pub from: BackendName,
-    /// Backend after the switch.
-    pub to: BackendName,
-    /// Machine-readable cause, for example `FpsBelowThreshold` or `Recovered`.
+    /// Name of the backend before the switch, for example `local`.
+    pub from: String,
+    /// Name of the backend after the switch, for example `jetson`.
+    pub to: String,
+    /// Machine-readable cause, for example `OffloadRuleHeld`, `Recovered` or `ReturnFailed`.
     pub reason: String,
     /// The decision in one sentence, with the numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

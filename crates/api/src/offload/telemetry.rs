@@ -1,4 +1,4 @@
-//! Where an OffloadPolicy reads the workload's frame rate and inference latency.
+//! Where an OffloadPolicy reads its signals, and how often.
 
 use std::collections::BTreeMap;
 
@@ -10,14 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::common::{SecretKeyRef, SecretRef, TlsConfig};
 use crate::rules;
 
-/// The telemetry source and the two signals read from it.
+/// The telemetry source of the policy's signals, how often they are read and how old a sample may be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("has(self.prometheus) != has(self.scrape)").message("set exactly one telemetry source: prometheus or scrape"),
-    validation = Rule::new("has(self.fps) || has(self.latency)").message("set at least one signal: fps or latency"),
-    validation = Rule::new("!has(self.prometheus) || ((!has(self.fps) || has(self.fps.query)) && (!has(self.latency) || has(self.latency.query)))").message("with a prometheus source every signal needs a PromQL query"),
-    validation = Rule::new("!has(self.scrape) || ((!has(self.fps) || has(self.fps.metric)) && (!has(self.latency) || has(self.latency.metric)))").message("with a scrape source every signal needs a metric name"),
     validation = Rule::new("duration(self.maxSampleAge) >= duration(self.interval)").message("maxSampleAge must be at least interval, or every sample would count as stale")
 )]
 pub struct Telemetry {
@@ -28,19 +25,13 @@ pub struct Telemetry {
     /// for setups without a Prometheus server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape: Option<ScrapeSource>,
-    /// Frame rate of the workload, in frames per second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fps: Option<Signal>,
-    /// Inference latency of the workload, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency: Option<Signal>,
     /// How often the signals are read and the policy evaluated. Between 1s and 10m. Default: 15s.
     #[serde(default = "default_interval")]
     #[schemars(length(max = 32))]
     #[x_kube(validation = rules::duration_between("1s", "10m"))]
     pub interval: Duration,
-    /// A sample older than this counts as no data (see `onNoData`), so stale telemetry never
-    /// drives a switch. Between 1s and 1h, and at least `interval`. Default: 1m.
+    /// A signal whose newest sample is older than this counts as no data (see `onNoData`), so
+    /// stale telemetry never drives a switch. Between 1s and 1h, and at least `interval`. Default: 1m.
     #[serde(default = "default_max_sample_age")]
     #[schemars(length(max = 32))]
     #[x_kube(validation = rules::duration_between("1s", "1h"))]
@@ -122,39 +113,6 @@ pub struct ScrapeSource {
     #[schemars(length(max = 32))]
     #[x_kube(validation = rules::duration_between("100ms", "1m"))]
     pub timeout: Duration,
-}
-
-/// One signal: a PromQL query (prometheus source) or a metric name with label matchers
-/// (scrape source).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(
-    validation = Rule::new("has(self.query) != has(self.metric)").message("set exactly one of query (prometheus source) and metric (scrape source)"),
-    validation = Rule::new("!has(self.quantile) || has(self.metric)").message("quantile applies to a scraped histogram or summary metric; put the quantile into the PromQL query instead")
-)]
-pub struct Signal {
-    /// PromQL instant query returning exactly one series, for example
-    /// `avg(detector_fps{namespace="vision"})`. The sample's timestamp is checked against
-    /// `maxSampleAge`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 4096))]
-    pub query: Option<String>,
-    /// Metric name on the scraped endpoint. A gauge is read as it is; for a histogram
-    /// (`<metric>_bucket`) the `quantile` is computed over the bucket increase between two
-    /// scrapes; for a summary the series with that `quantile` label is read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
-    #[x_kube(validation = Rule::new("self.matches('^[a-zA-Z_:][a-zA-Z0-9_:]*$')").message("must be a Prometheus metric name"))]
-    pub metric: Option<String>,
-    /// Label matchers (equality) selecting one series of `metric`. Default: none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("maxProperties" = 16))]
-    pub labels: Option<BTreeMap<String, String>>,
-    /// Quantile read from a histogram or summary `metric`, between 0 and 1 (exclusive).
-    /// Default: 0.99 for histograms and summaries; ignored for gauges.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self > 0.0 && self < 1.0").message("must be between 0 and 1, for example 0.99"))]
-    pub quantile: Option<f64>,
 }
 
 fn default_interval() -> Duration {
