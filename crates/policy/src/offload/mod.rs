@@ -1,253 +1,243 @@
-//! Offload decisions: when to move a workload's vAccel inference to the offload agent and back.
+//! Offload decisions: when to move a workload's vAccel inference to an offload agent, between
+//! offload agents, and back.
 //!
 //! `decide(rules, state, observation, now)` is pure; the operator persists `State` in status.
-//! Rules in order: suspend, pin, failback from a dead target, no-data policy, sustain windows
-//! (`offloadWhen.for`, `recoverWhen.for`) with hysteresis, then the gates (target health,
-//! cooldown, hourly switch budget) and DryRun.
+//! Rules in order: suspend, pin, failover from a dead offload agent, the trial after a return,
+//! the no-data policy (a gap longer than one interval restarts the sustain windows), the sustain
+//! windows (`offloadWhen.for`, `recoverWhen.for`, measured on the samples' own time), the
+//! back-off after failed trials, then the gates (target health, cooldown, hourly switch budget)
+//! and DryRun.
 
+mod gates;
 mod reason;
-mod text;
+mod special;
+pub mod text;
 mod types;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ranked;
+#[cfg(test)]
+mod tests_trial;
 
 pub use reason::Reason;
 pub use types::*;
 
-/// Why the sample cannot be used, if it cannot.
+use gates::{Why, switch};
+use text::{Ctx, span_ms};
+
+const HOUR_MS: i64 = 3_600_000;
+
+impl Rules {
+    /// Indices of the signals some rule compares.
+    fn referenced(&self) -> Vec<usize> {
+        let mut used: Vec<usize> =
+            self.offload_when.rules.iter().chain(&self.recover_when.rules).map(|t| t.signal).collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    }
+
+    /// The first usable offload backend, in order of preference, skipping `except`.
+    fn first_healthy(&self, o: &Observation, except: Option<usize>) -> Option<usize> {
+        (0..self.offload.len()).find(|&i| Some(i) != except && o.health(i).usable())
+    }
+}
+
+/// Why the sample cannot be used, if it cannot: the source failed, a compared signal has no
+/// value, or its newest sample is older than `maxSampleAge`.
 fn unusable(r: &Rules, o: &Observation, now: i64) -> Option<String> {
     if let Some(e) = &o.error {
         return Some(e.clone());
     }
-    let bad = |v: Option<f64>, wanted: bool| wanted && !v.is_some_and(f64::is_finite);
-    if bad(o.fps, r.fps_below.is_some() || r.fps_above.is_some()) {
-        return Some("no fps sample (empty result or NaN)".into());
+    let mut why = Vec::new();
+    for i in r.referenced() {
+        let name = &r.signals[i].name;
+        let reading = o.signals.get(i).cloned().unwrap_or_default();
+        match (text::value(o, i), reading.sample_time_ms) {
+            (None, _) => why.push(match reading.error {
+                Some(e) => format!("no {name} sample ({e})"),
+                None => format!("no {name} sample (empty result or NaN)"),
+            }),
+            (Some(_), Some(t)) if now - t > r.max_sample_age_ms => why.push(format!(
+                "the newest {name} sample is {} old (maxSampleAge {})",
+                span_ms(now - t),
+                span_ms(r.max_sample_age_ms)
+            )),
+            _ => {}
+        }
     }
-    if bad(o.latency_seconds, r.latency_above.is_some() || r.latency_below.is_some()) {
-        return Some("no latency sample (empty result or NaN)".into());
-    }
-    match o.sample_time_ms {
-        Some(t) if now - t > r.max_sample_age_ms => Some(format!(
-            "the newest sample is {} old (maxSampleAge {})",
-            text::span_ms(now - t),
-            text::span_ms(r.max_sample_age_ms)
-        )),
-        _ => None,
-    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
-/// Which offload rule is violated, if any.
-fn violation(r: &Rules, o: &Observation) -> Option<Reason> {
-    if let (Some(limit), Some(fps)) = (r.fps_below, o.fps)
-        && fps < limit
-    {
-        return Some(Reason::FpsBelowThreshold);
-    }
-    if let (Some(limit), Some(lat)) = (r.latency_above, o.latency_seconds)
-        && lat > limit
-    {
-        return Some(Reason::LatencyAboveThreshold);
-    }
-    None
-}
-
-/// Whether every recovery rule holds.
-fn recovered(r: &Rules, o: &Observation) -> bool {
-    let fps_ok = r.fps_above.is_none_or(|limit| o.fps.is_some_and(|f| f > limit));
-    let lat_ok = r.latency_below.is_none_or(|limit| o.latency_seconds.is_some_and(|l| l < limit));
-    fps_ok && lat_ok
+/// The time up to which the readings are known to hold: the oldest sample time among the
+/// compared signals (never later than `now`), or `now` when the source gives none.
+fn evidence_time(r: &Rules, o: &Observation, now: i64) -> i64 {
+    r.referenced()
+        .into_iter()
+        .filter_map(|i| o.signals.get(i).and_then(|s| s.sample_time_ms))
+        .min()
+        .map_or(now, |t| t.min(now))
 }
 
 pub fn decide(r: &Rules, prev: &State, o: &Observation, now: i64) -> Decision {
     let mut s = prev.clone();
-    s.recent_switches_ms.retain(|t| now - t < 3_600_000);
-    let ctx = text::Ctx { r, o, now };
+    s.recent_switches_ms.retain(|t| now - t < HOUR_MS);
+    let ctx = Ctx { r, o, now };
     if r.suspend {
         let msg = "spec.suspend is set: nothing is evaluated or switched".into();
         return ctx.done(s, Move::Stay, Phase::Suspended, Reason::Suspended, msg, true);
     }
     if let Some(pin) = r.pin {
-        return pinned(&ctx, s, pin);
+        return special::pinned(&ctx, s, pin);
     }
-    if s.active == Backend::Offload
-        && let TargetHealth::Unhealthy(why) = &o.target
+    if let Backend::Offload(i) = s.active
+        && !o.health(i).usable()
     {
-        let msg =
-            format!("the offload agent {} is unreachable ({why}): back to {}", r.offload_endpoint, r.local_endpoint);
-        return switch(&ctx, s, Backend::Local, Reason::TargetUnhealthy, msg, true);
+        return special::failover(&ctx, s, i);
     }
     if let Some(why) = unusable(r, o, now) {
-        return no_data(&ctx, s, why);
+        return special::no_data(&ctx, s, why);
     }
-    s.no_data_since_ms = None;
-    match (s.active, violation(r, o)) {
-        (Backend::Local, Some(reason)) => violating(&ctx, s, reason),
-        (Backend::Offload, _) if recovered(r, o) => recovering(&ctx, s),
-        (active, _) => {
-            s.violating_since_ms = None;
-            s.healthy_since_ms = None;
-            let phase = if active == Backend::Local { Phase::Local } else { Phase::Offloaded };
-            let msg = format!("{}: staying on {}", ctx.observed(), r.endpoint(active));
-            ctx.done(s, Move::Stay, phase, Reason::Steady, msg, true)
+    if let Some(since) = s.no_data_since_ms.take()
+        && now - since > r.interval_ms
+    {
+        // The windows say "continuously": a gap breaks them.
+        s.violating_since_ms = None;
+        s.healthy_since_ms = None;
+    }
+    let at = evidence_time(r, o, now);
+    match s.active {
+        Backend::Local => on_local(&ctx, s, at),
+        Backend::Offload(i) => on_offload(&ctx, s, i, at),
+    }
+}
+
+/// On the local backend: a trial return, a violation building up, or nothing.
+fn on_local(ctx: &Ctx<'_>, mut s: State, at: i64) -> Decision {
+    let (r, now) = (ctx.r, ctx.now);
+    let violated = ctx.holds(&r.offload_when);
+    if let Some(until) = s.trial_until_ms {
+        match &violated {
+            Some(held) if now < until => return return_failed(ctx, s, held),
+            None if now >= until => {
+                s.trial_until_ms = None;
+                s.failed_trials = 0;
+                s.next_return_ms = None;
+                let msg =
+                    format!("{}: the return held for verify.for; staying on {}", ctx.observed(), r.describe(s.active));
+                return ctx.done(s, Move::Stay, Phase::Local, Reason::TrialPassed, msg, true);
+            }
+            None => {
+                let msg = format!(
+                    "{}: trial return, any offload rule violation in the next {} offloads again at once",
+                    ctx.observed(),
+                    span_ms(until - now)
+                );
+                return ctx.done(s, Move::Stay, Phase::Local, Reason::Verifying, msg, true);
+            }
+            // The trial ended unverified (a gap ate it): judged as any other violation.
+            Some(_) => s.trial_until_ms = None,
         }
     }
-}
-
-/// On local with an offload rule violated: offload once it has lasted `offloadWhen.for`.
-fn violating(ctx: &text::Ctx<'_>, mut s: State, reason: Reason) -> Decision {
-    let (r, now) = (ctx.r, ctx.now);
-    let since = *s.violating_since_ms.get_or_insert(now);
     s.healthy_since_ms = None;
-    if now - since >= r.offload_for_ms {
-        let msg = format!(
-            "{} for {}: offload to {}",
-            ctx.observed_violation(reason),
-            text::span_ms(now - since),
-            r.offload_endpoint
-        );
-        return switch(ctx, s, Backend::Offload, reason, msg, false);
+    match violated {
+        Some(held) => violating(ctx, s, held, at),
+        None => steady(ctx, s),
     }
-    let msg = format!(
-        "{} since {}; offloads once that lasts {}",
-        ctx.observed_violation(reason),
-        text::span_ms(now - since),
-        text::span_ms(r.offload_for_ms)
-    );
-    ctx.done(s, Move::Stay, Phase::Local, Reason::Violating, msg, true)
 }
 
-/// Offloaded with every recovery rule holding: back to local once it has lasted `recoverWhen.for`.
-fn recovering(ctx: &text::Ctx<'_>, mut s: State) -> Decision {
-    let (r, now) = (ctx.r, ctx.now);
-    let since = *s.healthy_since_ms.get_or_insert(now);
-    s.violating_since_ms = None;
-    if now - since >= r.recover_for_ms {
+/// On local with the offload rules holding: offload once that has lasted `offloadWhen.for`.
+fn violating(ctx: &Ctx<'_>, mut s: State, held: String, at: i64) -> Decision {
+    let r = ctx.r;
+    let since = *s.violating_since_ms.get_or_insert(at);
+    let lasted = at - since;
+    if lasted < r.offload_when.for_ms {
         let msg =
-            format!("{} for {}: back to {}", ctx.observed_recovery(), text::span_ms(now - since), r.local_endpoint);
-        return switch(ctx, s, Backend::Local, Reason::Recovered, msg, false);
+            format!("{held} since {}; offloads once that lasts {}", span_ms(lasted), span_ms(r.offload_when.for_ms));
+        return ctx.done(s, Move::Stay, Phase::Local, Reason::Violating, msg, true);
     }
-    let msg = format!(
-        "{} since {}; returns to local once that lasts {}",
-        ctx.observed_recovery(),
-        text::span_ms(now - since),
-        text::span_ms(r.recover_for_ms)
-    );
-    ctx.done(s, Move::Stay, Phase::Offloaded, Reason::Recovering, msg, true)
+    let Some(to) = r.first_healthy(ctx.o, None) else {
+        return special::no_target(ctx, s, &format!("{held} for {}", span_ms(lasted)));
+    };
+    let why = Why::new(Reason::OffloadRuleHeld, format!("{held} for {}", span_ms(lasted)));
+    switch(ctx, s, Backend::Offload(to), why, false)
 }
 
-fn pinned(ctx: &text::Ctx<'_>, mut s: State, pin: Backend) -> Decision {
+fn steady(ctx: &Ctx<'_>, mut s: State) -> Decision {
     s.violating_since_ms = None;
     s.healthy_since_ms = None;
-    if s.active == pin {
-        let msg = format!("pinned to {} by spec.pin", ctx.r.endpoint(pin));
-        return ctx.done(s, Move::Stay, Phase::Pinned, Reason::Pinned, msg, true);
+    let phase = if s.active.is_offload() { Phase::Offloaded } else { Phase::Local };
+    let msg = format!("{}: staying on {}", ctx.observed(), ctx.r.describe(s.active));
+    ctx.done(s, Move::Stay, phase, Reason::Steady, msg, true)
+}
+
+/// A violation during the trial: straight back to the offload backend (cooldown and budget do
+/// not hold a safety move), and the next hold doubles.
+fn return_failed(ctx: &Ctx<'_>, mut s: State, held: &str) -> Decision {
+    let r = ctx.r;
+    let Some(to) = r.first_healthy(ctx.o, None) else {
+        return special::no_target(ctx, s, &format!("the trial return failed: {held}"));
+    };
+    s.trial_until_ms = None;
+    s.failed_trials = s.failed_trials.saturating_add(1);
+    let hold = s.hold_ms(&r.verify);
+    s.next_return_ms = Some(ctx.now + hold);
+    let text = format!(
+        "the trial return failed ({held}); the next return waits at least {} ({} failed in a row)",
+        span_ms(hold),
+        s.failed_trials
+    );
+    switch(ctx, s, Backend::Offload(to), Why::new(Reason::ReturnFailed, text), true)
+}
+
+/// On offload backend `i`: recovery building up (held by the back-off), degradation there, or
+/// nothing.
+fn on_offload(ctx: &Ctx<'_>, mut s: State, i: usize, at: i64) -> Decision {
+    let r = ctx.r;
+    if let Some(held) = ctx.holds(&r.recover_when) {
+        s.violating_since_ms = None;
+        return recovering(ctx, s, held, at);
     }
-    if pin == Backend::Offload
-        && let TargetHealth::Unhealthy(why) = &ctx.o.target
+    s.healthy_since_ms = None;
+    match ctx.holds(&r.offload_when) {
+        Some(held) => special::degraded(ctx, s, i, held, at),
+        None => steady(ctx, s),
+    }
+}
+
+/// Offloaded with the recovery rules holding: back to local once that has lasted
+/// `recoverWhen.for` and the back-off allows a trial.
+fn recovering(ctx: &Ctx<'_>, mut s: State, held: String, at: i64) -> Decision {
+    let (r, now) = (ctx.r, ctx.now);
+    let since = *s.healthy_since_ms.get_or_insert(at);
+    let lasted = at - since;
+    if lasted < r.recover_when.for_ms {
+        let msg = format!(
+            "{held} since {}; returns to local once that lasts {}",
+            span_ms(lasted),
+            span_ms(r.recover_when.for_ms)
+        );
+        return ctx.done(s, Move::Stay, Phase::Offloaded, Reason::Recovering, msg, true);
+    }
+    if let Some(next) = s.next_return_ms
+        && next > now
     {
         let msg = format!(
-            "spec.pin asks for {} but it is unreachable ({why}); staying on {}",
-            ctx.r.offload_endpoint, ctx.r.local_endpoint
+            "{held} for {}, but the return is held for another {} (hold {} after {} failed trial returns)",
+            span_ms(lasted),
+            span_ms(next - now),
+            span_ms(s.hold_ms(&r.verify)),
+            s.failed_trials
         );
-        let blocked = Move::Blocked { wanted: pin, gate: Gate::TargetUnhealthy };
-        return ctx.done(s, blocked, Phase::Degraded, Reason::TargetUnhealthy, msg, true);
+        let blocked = Move::Blocked { wanted: Backend::Local, gate: Gate::Backoff };
+        return ctx.done(s, blocked, Phase::Offloaded, Reason::BackoffActive, msg, true);
     }
-    let msg = format!("pinned by spec.pin: switch to {}", ctx.r.endpoint(pin));
-    let mut d = switch(ctx, s, pin, Reason::Pinned, msg, true);
-    if d.phase != Phase::Degraded {
-        d.phase = Phase::Pinned;
+    let why = Why::new(Reason::Recovered, format!("{held} for {}", span_ms(lasted)));
+    let mut d = switch(ctx, s, Backend::Local, why, false);
+    if matches!(d.action, Move::Switch { dry_run: false, .. }) && r.verify.for_ms > 0 {
+        d.state.trial_until_ms = Some(now + r.verify.for_ms);
     }
     d
-}
-
-fn no_data(ctx: &text::Ctx<'_>, mut s: State, why: String) -> Decision {
-    let (r, now) = (ctx.r, ctx.now);
-    let since = *s.no_data_since_ms.get_or_insert(now);
-    let lasted = now - since;
-    let wanted = match r.on_no_data {
-        NoData::Hold => None,
-        NoData::Local => Some(Backend::Local),
-        NoData::Offload => Some(Backend::Offload),
-    };
-    match wanted {
-        Some(to) if to != s.active && lasted >= r.offload_for_ms => {
-            let msg = format!(
-                "no usable telemetry for {} ({why}); onNoData {to:?}: switch to {}",
-                text::span_ms(lasted),
-                r.endpoint(to)
-            );
-            switch(ctx, s, to, Reason::NoTelemetry, msg, false)
-        }
-        _ => {
-            let msg = format!(
-                "no usable telemetry for {} ({why}); onNoData {:?}: staying on {}",
-                text::span_ms(lasted),
-                r.on_no_data,
-                r.endpoint(s.active)
-            );
-            ctx.done(s, Move::Stay, Phase::Degraded, Reason::TelemetryUnavailable, msg, false)
-        }
-    }
-}
-
-/// Applies the gates, then DryRun, then switches.
-fn switch(ctx: &text::Ctx<'_>, mut s: State, to: Backend, reason: Reason, msg: String, forced: bool) -> Decision {
-    let now = ctx.now;
-    let telemetry_ok = s.no_data_since_ms.is_none();
-    let stay_phase = if s.active == Backend::Local { Phase::Local } else { Phase::Offloaded };
-    if let Some(held) = hold(ctx, &s, to, &msg, forced) {
-        let phase = if held.gate == Gate::TargetUnhealthy { Phase::Degraded } else { stay_phase };
-        let blocked = Move::Blocked { wanted: to, gate: held.gate };
-        return ctx.done(s, blocked, phase, held.reason, held.message, telemetry_ok);
-    }
-    if ctx.r.dry_run {
-        let m = format!("DryRun: would {msg}");
-        let would = if to == Backend::Offload { Reason::DryRunWouldOffload } else { Reason::DryRunWouldRecover };
-        return ctx.done(s, Move::Switch { to, dry_run: true }, stay_phase, would, m, telemetry_ok);
-    }
-    s.active = to;
-    s.violating_since_ms = None;
-    s.healthy_since_ms = None;
-    s.recent_switches_ms.push(now);
-    let phase = if to == Backend::Local { Phase::Local } else { Phase::Offloaded };
-    ctx.done(s, Move::Switch { to, dry_run: false }, phase, reason, msg, telemetry_ok)
-}
-
-/// A gate holding a wanted switch.
-struct Held {
-    gate: Gate,
-    reason: Reason,
-    message: String,
-}
-
-/// The gate that holds a switch to `to`, if one does; `forced` switches (pin, failback from a
-/// dead target) skip cooldown and budget.
-fn hold(ctx: &text::Ctx<'_>, s: &State, to: Backend, msg: &str, forced: bool) -> Option<Held> {
-    let (r, now) = (ctx.r, ctx.now);
-    if to == Backend::Offload
-        && let TargetHealth::Unhealthy(why) = &ctx.o.target
-    {
-        let message = format!("{msg}, but the offload agent is unreachable ({why}): not switching");
-        return Some(Held { gate: Gate::TargetUnhealthy, reason: Reason::TargetUnhealthy, message });
-    }
-    if forced {
-        return None;
-    }
-    if let Some(&last) = s.recent_switches_ms.last()
-        && now - last < r.cooldown_ms
-    {
-        let message =
-            format!("{msg}, held by the cooldown for another {}", text::span_ms(r.cooldown_ms - (now - last)));
-        return Some(Held { gate: Gate::Cooldown, reason: Reason::CooldownActive, message });
-    }
-    if s.recent_switches_ms.len() >= r.max_switches_per_hour {
-        let message = format!(
-            "{msg}, held by the switch budget ({} switches in the last hour, maxSwitchesPerHour {})",
-            s.recent_switches_ms.len(),
-            r.max_switches_per_hour
-        );
-        return Some(Held { gate: Gate::SwitchBudget, reason: Reason::SwitchBudgetExhausted, message });
-    }
-    None
 }

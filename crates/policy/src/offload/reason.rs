@@ -8,22 +8,32 @@ pub enum Reason {
     Suspended,
     /// `spec.pin` holds (or moves) the workload.
     Pinned,
-    /// The offload agent is unreachable: failback, or a switch to it held.
+    /// No offload agent is reachable: back to local, or a switch to one held.
     TargetUnhealthy,
-    /// Offload: the frame rate stayed under `fpsBelow` long enough.
-    FpsBelowThreshold,
-    /// Offload: inference latency stayed over `latencyAbove` long enough.
-    LatencyAboveThreshold,
-    /// An offload rule is violated but not yet for long enough.
+    /// Moved from one offload agent to the next healthy one (the active one died or stayed degraded).
+    FailedOver,
+    /// Offload: the offload rules held for `offloadWhen.for`.
+    OffloadRuleHeld,
+    /// The offload rules hold but not yet for long enough.
     Violating,
-    /// Back to local: every recovery rule held long enough.
+    /// Back to local: the recovery rules held for `recoverWhen.for` (telemetry-driven).
     Recovered,
-    /// Every recovery rule holds but not yet for long enough.
+    /// The recovery rules hold but not yet for long enough.
     Recovering,
+    /// The recovery rules hold but the hold after a failed trial return has not ended.
+    BackoffActive,
+    /// Back on local in a trial: any offload rule violation sends it back at once.
+    Verifying,
+    /// The trial return failed: offloaded again at once, and the next hold doubles.
+    ReturnFailed,
+    /// The trial return held for `verify.for`: the back-off is reset.
+    TrialPassed,
+    /// Offloaded, and the offload rules hold there too, with no better offload agent.
+    OffloadDegraded,
     /// Nothing to change.
     Steady,
     /// No usable telemetry for long enough: `onNoData` moves the workload.
-    NoTelemetry,
+    NoDataFallback,
     /// No usable telemetry: staying where it runs.
     TelemetryUnavailable,
     /// A switch is held by the cooldown.
@@ -37,19 +47,48 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for exhaustive tests and documentation.
+    pub const ALL: [Reason; 20] = [
+        Reason::Suspended,
+        Reason::Pinned,
+        Reason::TargetUnhealthy,
+        Reason::FailedOver,
+        Reason::OffloadRuleHeld,
+        Reason::Violating,
+        Reason::Recovered,
+        Reason::Recovering,
+        Reason::BackoffActive,
+        Reason::Verifying,
+        Reason::ReturnFailed,
+        Reason::TrialPassed,
+        Reason::OffloadDegraded,
+        Reason::Steady,
+        Reason::NoDataFallback,
+        Reason::TelemetryUnavailable,
+        Reason::CooldownActive,
+        Reason::SwitchBudgetExhausted,
+        Reason::DryRunWouldOffload,
+        Reason::DryRunWouldRecover,
+    ];
+
     /// The text written to status and Events.
     pub const fn as_str(self) -> &'static str {
         match self {
             Reason::Suspended => "Suspended",
             Reason::Pinned => "Pinned",
             Reason::TargetUnhealthy => "TargetUnhealthy",
-            Reason::FpsBelowThreshold => "FpsBelowThreshold",
-            Reason::LatencyAboveThreshold => "LatencyAboveThreshold",
+            Reason::FailedOver => "FailedOver",
+            Reason::OffloadRuleHeld => "OffloadRuleHeld",
             Reason::Violating => "Violating",
             Reason::Recovered => "Recovered",
             Reason::Recovering => "Recovering",
+            Reason::BackoffActive => "BackoffActive",
+            Reason::Verifying => "Verifying",
+            Reason::ReturnFailed => "ReturnFailed",
+            Reason::TrialPassed => "TrialPassed",
+            Reason::OffloadDegraded => "OffloadDegraded",
             Reason::Steady => "Steady",
-            Reason::NoTelemetry => "NoTelemetry",
+            Reason::NoDataFallback => "NoDataFallback",
             Reason::TelemetryUnavailable => "TelemetryUnavailable",
             Reason::CooldownActive => "CooldownActive",
             Reason::SwitchBudgetExhausted => "SwitchBudgetExhausted",
@@ -77,23 +116,7 @@ mod tests {
 
     #[test]
     fn every_reason_renders_as_its_variant_name() {
-        for r in [
-            Reason::Suspended,
-            Reason::Pinned,
-            Reason::TargetUnhealthy,
-            Reason::FpsBelowThreshold,
-            Reason::LatencyAboveThreshold,
-            Reason::Violating,
-            Reason::Recovered,
-            Reason::Recovering,
-            Reason::Steady,
-            Reason::NoTelemetry,
-            Reason::TelemetryUnavailable,
-            Reason::CooldownActive,
-            Reason::SwitchBudgetExhausted,
-            Reason::DryRunWouldOffload,
-            Reason::DryRunWouldRecover,
-        ] {
+        for r in Reason::ALL {
             assert_eq!(r.as_str(), format!("{r:?}"));
             assert_eq!(r.to_string(), r.as_str());
         }
