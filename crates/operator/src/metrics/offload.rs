@@ -25,6 +25,13 @@ pub struct SwitchLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignalLabels {
+    pub namespace: String,
+    pub policy: String,
+    pub signal: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CategoryLabels {
     pub namespace: String,
     pub policy: String,
@@ -37,9 +44,10 @@ const EVALUATION_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 #[derive(Debug)]
 pub struct OffloadMetrics {
     pub switches: Family<SwitchLabels, Counter>,
-    pub fps: Family<PolicyLabels, FGauge>,
-    pub latency: Family<PolicyLabels, FGauge>,
+    pub signals: Family<SignalLabels, FGauge>,
     pub offloaded: Family<PolicyLabels, FGauge>,
+    pub degraded: Family<PolicyLabels, FGauge>,
+    pub failed_trials: Family<PolicyLabels, Counter>,
     pub telemetry_errors: Family<CategoryLabels, Counter>,
     /// PromQL queries sent; handed to the query cache, which counts them.
     pub queries: Counter,
@@ -52,18 +60,24 @@ impl OffloadMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self {
             switches: Family::default(),
-            fps: Family::default(),
-            latency: Family::default(),
+            signals: Family::default(),
             offloaded: Family::default(),
+            degraded: Family::default(),
+            failed_trials: Family::default(),
             telemetry_errors: Family::default(),
             queries: Counter::default(),
             evaluation: Histogram::new(EVALUATION_BUCKETS),
         };
         let r = registry.sub_registry_with_prefix(Self::PREFIX);
         r.register("switches", "Backend switches carried out, by direction", m.switches.clone());
-        r.register("fps", "Observed frame rate", m.fps.clone());
-        r.register("latency_seconds", "Observed inference latency", m.latency.clone());
-        r.register("offloaded", "1 while the workload runs on the offload backend", m.offloaded.clone());
+        r.register("signal", "Latest value of each signal, in its unit", m.signals.clone());
+        r.register("offloaded", "1 while the workload runs on an offload backend", m.offloaded.clone());
+        r.register(
+            "degraded",
+            "1 while offloaded and the offload rules hold there too, with no better backend",
+            m.degraded.clone(),
+        );
+        r.register("failed_trials", "Trial returns to the local backend that failed", m.failed_trials.clone());
         r.register("telemetry_errors", "Failed telemetry reads, by category", m.telemetry_errors.clone());
         r.register("telemetry_queries", "PromQL queries sent (identical queries are shared)", m.queries.clone());
         r.register_with_unit(
@@ -75,16 +89,27 @@ impl OffloadMetrics {
         m
     }
 
-    /// The latest reading and where the workload runs; a signal that is missing or not finite
-    /// keeps its last value.
-    pub fn observed(&self, labels: &PolicyLabels, fps: Option<f64>, latency: Option<f64>, active: Backend) {
-        if let Some(f) = fps.filter(|v| v.is_finite()) {
-            self.fps.get_or_create(labels).set(f);
+    /// The latest readings (`(signal, value)`) and where the workload runs; a signal that is
+    /// missing or not finite keeps its last value.
+    pub fn observed(&self, labels: &PolicyLabels, readings: &[(&str, Option<f64>)], active: Backend, degraded: bool) {
+        for (signal, value) in readings {
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                let l = SignalLabels {
+                    namespace: labels.namespace.clone(),
+                    policy: labels.policy.clone(),
+                    signal: (*signal).to_owned(),
+                };
+                self.signals.get_or_create(&l).set(v);
+            }
         }
-        if let Some(l) = latency.filter(|v| v.is_finite()) {
-            self.latency.get_or_create(labels).set(l);
-        }
-        self.offloaded.get_or_create(labels).set(if active == Backend::Offload { 1.0 } else { 0.0 });
+        let flag = |on: bool| if on { 1.0 } else { 0.0 };
+        self.offloaded.get_or_create(labels).set(flag(active.is_offload()));
+        self.degraded.get_or_create(labels).set(flag(degraded));
+    }
+
+    /// A trial return failed.
+    pub fn trial_failed(&self, labels: &PolicyLabels) {
+        self.failed_trials.get_or_create(labels).inc();
     }
 
     /// A failed telemetry read, by a fixed `category` (never the error text).
@@ -99,7 +124,7 @@ impl OffloadMetrics {
 
     /// A switch carried out (not DryRun) to `to`.
     pub fn switched(&self, labels: &PolicyLabels, to: Backend) {
-        let to = if to == Backend::Offload { "offload" } else { "local" };
+        let to = if to.is_offload() { "offload" } else { "local" };
         let l = SwitchLabels { namespace: labels.namespace.clone(), policy: labels.policy.clone(), to: to.into() };
         self.switches.get_or_create(&l).inc();
     }

@@ -45,8 +45,9 @@ fn populated() -> Metrics {
     m.etcd.observe("ns", "eh", &[member("etcd-0")], true);
     m.etcd.scrape_error("ns", "eh", "etcd-0", "timeout");
     let p = policy();
-    m.offload.observed(&p, Some(1.0), Some(1.0), Backend::Offload);
-    m.offload.switched(&p, Backend::Offload);
+    m.offload.observed(&p, &[("fps", Some(1.0)), ("latency", Some(1.0))], Backend::Offload(0), true);
+    m.offload.switched(&p, Backend::Offload(0));
+    m.offload.trial_failed(&p);
     m.offload.telemetry_error(&p, "timeout");
     m.offload.queries.inc();
     m.offload.evaluated(Duration::from_millis(30));
@@ -117,19 +118,22 @@ fn offload_metrics_keep_the_last_finite_reading_and_count_switches_by_direction(
     let mut r = registry();
     let o = OffloadMetrics::register(&mut r);
     let p = policy();
-    o.observed(&p, Some(24.0), Some(0.04), Backend::Local);
-    o.observed(&p, Some(f64::NAN), None, Backend::Offload);
-    o.switched(&p, Backend::Offload);
+    o.observed(&p, &[("fps", Some(24.0)), ("latency", Some(0.04))], Backend::Local, false);
+    o.observed(&p, &[("fps", Some(f64::NAN)), ("latency", None)], Backend::Offload(1), true);
+    o.switched(&p, Backend::Offload(0));
     o.switched(&p, Backend::Local);
-    o.switched(&p, Backend::Offload);
+    o.switched(&p, Backend::Offload(1));
+    o.trial_failed(&p);
     o.telemetry_error(&p, "timeout");
     o.evaluated(Duration::from_millis(70));
     let page = encode(&r);
     let s = samples(&page);
     for line in [
-        r#"continuum_offload_fps{namespace="edge",policy="detector"} 24.0"#,
-        r#"continuum_offload_latency_seconds{namespace="edge",policy="detector"} 0.04"#,
+        r#"continuum_offload_signal{namespace="edge",policy="detector",signal="fps"} 24.0"#,
+        r#"continuum_offload_signal{namespace="edge",policy="detector",signal="latency"} 0.04"#,
         r#"continuum_offload_offloaded{namespace="edge",policy="detector"} 1.0"#,
+        r#"continuum_offload_degraded{namespace="edge",policy="detector"} 1.0"#,
+        r#"continuum_offload_failed_trials_total{namespace="edge",policy="detector"} 1"#,
         r#"continuum_offload_switches_total{namespace="edge",policy="detector",to="offload"} 2"#,
         r#"continuum_offload_switches_total{namespace="edge",policy="detector",to="local"} 1"#,
         r#"continuum_offload_telemetry_errors_total{namespace="edge",policy="detector",category="timeout"} 1"#,

@@ -1,6 +1,6 @@
 //! The OffloadPolicy's condition types and reasons, and the conditions built from one evaluation.
 
-use continuum_policy::offload::{Decision, Observation, Reason as DecisionReason, TargetHealth};
+use continuum_policy::offload::{Decision, Observation, Reason as DecisionReason, Rules, TargetHealth};
 
 use crate::kit::conditions::{Cond, Label};
 
@@ -13,6 +13,8 @@ pub enum Type {
     Actuated,
     TelemetryAvailable,
     OffloadTargetHealthy,
+    /// Offloaded, and the offload rules hold there too with no better backend to go to.
+    Degraded,
     Propagated,
 }
 
@@ -24,6 +26,7 @@ impl Label for Type {
             Type::Actuated => "Actuated",
             Type::TelemetryAvailable => "TelemetryAvailable",
             Type::OffloadTargetHealthy => "OffloadTargetHealthy",
+            Type::Degraded => "Degraded",
             Type::Propagated => "Propagated",
         }
     }
@@ -41,6 +44,9 @@ pub enum Reason {
     Reachable,
     Unreachable,
     NotProbed,
+    SomeUnreachable,
+    PerformingWell,
+    NotOffloaded,
     NotEnforced,
     Applied,
     InSync,
@@ -66,6 +72,9 @@ impl Label for Reason {
             Reason::Reachable => "Reachable",
             Reason::Unreachable => "Unreachable",
             Reason::NotProbed => "NotProbed",
+            Reason::SomeUnreachable => "SomeUnreachable",
+            Reason::PerformingWell => "PerformingWell",
+            Reason::NotOffloaded => "NotOffloaded",
             Reason::NotEnforced => "NotEnforced",
             Reason::Applied => "Applied",
             Reason::InSync => "InSync",
@@ -85,22 +94,52 @@ impl Label for Reason {
 /// An OffloadPolicy condition before timestamps are attached.
 pub type OffloadCond = Cond<Type, Reason>;
 
-pub fn target_condition(o: &Observation) -> OffloadCond {
+/// OffloadTargetHealthy: True while at least one offload backend can be used; the message names
+/// every unreachable one.
+pub fn target_condition(r: &Rules, o: &Observation) -> OffloadCond {
     let t = Type::OffloadTargetHealthy;
-    match &o.target {
-        TargetHealth::Healthy => Cond::new(t, true, Reason::Reachable, "The offload agent accepts TCP connections."),
-        TargetHealth::Unhealthy(why) => Cond::new(
-            t,
-            false,
-            Reason::Unreachable,
-            format!("The offload agent is unreachable: {why}. It is never switched to while so."),
-        ),
-        TargetHealth::Unchecked => Cond::new(
+    let health: Vec<(String, TargetHealth)> =
+        r.offload.iter().enumerate().map(|(i, b)| (b.name.clone(), o.health(i))).collect();
+    let dead: Vec<String> = health
+        .iter()
+        .filter_map(|(name, h)| match h {
+            TargetHealth::Unhealthy(why) => Some(format!("{name}: {why}")),
+            _ => None,
+        })
+        .collect();
+    let probed = health.iter().any(|(_, h)| !matches!(h, TargetHealth::Unchecked));
+    match dead.len() {
+        0 if !probed => Cond::new(
             t,
             true,
             Reason::NotProbed,
-            "The offload agent is not probed (non-TCP endpoint or healthCheck.tcp false).",
+            "The offload backends are not probed (non-TCP endpoints or healthCheck.tcp false).",
         ),
+        0 => Cond::new(t, true, Reason::Reachable, "Every offload backend accepts TCP connections."),
+        n if n == health.len() => Cond::new(
+            t,
+            false,
+            Reason::Unreachable,
+            format!("No offload backend is reachable ({}). None is switched to while so.", dead.join("; ")),
+        ),
+        _ => Cond::new(
+            t,
+            true,
+            Reason::SomeUnreachable,
+            format!("Unreachable, so skipped: {}. The others accept TCP connections.", dead.join("; ")),
+        ),
+    }
+}
+
+/// Degraded: True while offloaded and failing there with no better backend.
+fn degraded_condition(d: &Decision) -> OffloadCond {
+    if d.degraded {
+        return Cond::new(Type::Degraded, true, Reason::Decision(DecisionReason::OffloadDegraded), d.message.clone());
+    }
+    if d.state.active.is_offload() {
+        Cond::new(Type::Degraded, false, Reason::PerformingWell, "The offload rules do not hold on the offload backend.")
+    } else {
+        Cond::new(Type::Degraded, false, Reason::NotOffloaded, "The workload runs on the local backend.")
     }
 }
 
@@ -112,10 +151,11 @@ pub struct Facts<'a> {
     pub target_found: bool,
     pub decision: &'a Decision,
     pub observation: &'a Observation,
+    pub rules: &'a Rules,
 }
 
 /// Ready (whose message is the decision), TargetFound, Actuated, TelemetryAvailable,
-/// OffloadTargetHealthy and Propagated.
+/// OffloadTargetHealthy, Degraded and Propagated.
 pub fn conditions(f: &Facts<'_>, actuated: OffloadCond, propagated: OffloadCond) -> Vec<OffloadCond> {
     let (d, o, target) = (f.decision, f.observation, f.target);
     let found = if f.target_found {
@@ -131,13 +171,14 @@ pub fn conditions(f: &Facts<'_>, actuated: OffloadCond, propagated: OffloadCond)
         let msg = o.error.clone().map_or_else(|| d.message.clone(), |e| format!("{e}."));
         Cond::new(Type::TelemetryAvailable, false, Reason::NoUsableSample, msg)
     };
-    let ready = d.telemetry_ok && f.target_found && actuated.is_true();
+    let ready = d.telemetry_ok && f.target_found && actuated.is_true() && !d.degraded;
     vec![
         Cond::new(Type::Ready, ready, Reason::Decision(d.cause), d.message.clone()),
         found,
         actuated,
         telemetry,
-        target_condition(o),
+        target_condition(f.rules, o),
+        degraded_condition(d),
         propagated,
     ]
 }

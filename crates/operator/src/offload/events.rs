@@ -1,7 +1,7 @@
 //! Which Events an evaluation publishes: one per switch, one per DryRun decision, and one per
 //! notable condition change.
 
-use continuum_api::offload::{BackendName, Transition};
+use continuum_api::offload::Transition;
 use continuum_policy::offload::{Decision, Reason as DecisionReason};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -21,23 +21,42 @@ fn notable(r: DecisionReason) -> bool {
             | SwitchBudgetExhausted
             | TargetUnhealthy
             | TelemetryUnavailable
+            | BackoffActive
+            | TrialPassed
+            | OffloadDegraded
     )
 }
 
-/// The Event reason of a switch.
-fn switch_reason(t: &Transition, d: &Decision) -> &'static str {
-    match (t.to, d.cause) {
-        (BackendName::Offload, _) => "Offloaded",
-        (BackendName::Local, DecisionReason::TargetUnhealthy) => "FailedBack",
-        (BackendName::Local, _) => "Recovered",
+/// The Event reason of a switch: what moved it, in a word people search for.
+fn switch_reason(d: &Decision) -> &'static str {
+    use DecisionReason::*;
+    match d.cause {
+        OffloadRuleHeld => "Offloaded",
+        Recovered => "Recovered",
+        ReturnFailed => "ReturnFailed",
+        FailedOver => "FailedOver",
+        TargetUnhealthy => "FailedBack",
+        NoDataFallback => "NoDataFallback",
+        Pinned => "Pinned",
+        other => other.as_str(),
+    }
+}
+
+/// Whether a condition in this state is how it should be (then its first sight is no news and
+/// a change to it is a Normal Event); Degraded is good while False.
+fn good(c: &OffloadCond) -> bool {
+    match c.type_ {
+        Type::Degraded => c.status != Status::True,
+        _ => c.is_true() || c.reason == Reason::NotAResourceTemplate,
     }
 }
 
 /// The Events for one evaluation; `previous` is the status the policy had before it.
 pub fn select(d: &Decision, switched: Option<&Transition>, conds: &[OffloadCond], previous: &[Condition]) -> Vec<Note> {
     let mut notes = Vec::new();
-    if let Some(t) = switched {
-        notes.push(Note::new(false, switch_reason(t, d), d.message.clone(), "Evaluate"));
+    if switched.is_some() {
+        let warning = matches!(d.cause, DecisionReason::ReturnFailed | DecisionReason::TargetUnhealthy);
+        notes.push(Note::new(warning, switch_reason(d), d.message.clone(), "Evaluate"));
     }
     for c in conditions::changes(conds, previous) {
         let notable = match (c.now.type_, c.now.reason) {
@@ -47,9 +66,9 @@ pub fn select(d: &Decision, switched: Option<&Transition>, conds: &[OffloadCond]
         };
         // A condition's first appearance is news only when it is bad (and a plain Deployment
         // not being a Karmada template is not bad).
-        let quiet = c.before.is_none() && (c.now.is_true() || c.now.reason == Reason::NotAResourceTemplate);
+        let quiet = c.before.is_none() && good(&c.now);
         if notable && !quiet {
-            let warning = c.now.status != Status::True;
+            let warning = !good(&c.now);
             notes.push(Note::new(warning, c.now.reason.as_str(), c.now.message.clone(), "Evaluate"));
         }
     }

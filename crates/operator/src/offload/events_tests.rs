@@ -1,4 +1,4 @@
-use continuum_api::offload::{BackendName, Transition};
+use continuum_api::offload::Transition;
 use continuum_policy::offload::{Decision, Move, Phase, Reason as DecisionReason, State};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -15,6 +15,7 @@ fn decision(cause: DecisionReason) -> Decision {
         reason: cause.as_str(),
         message: format!("{} because of the numbers", cause.as_str()),
         telemetry_ok: true,
+        degraded: false,
     }
 }
 
@@ -26,17 +27,31 @@ fn ready(cause: DecisionReason) -> OffloadCond {
     Cond::new(Type::Ready, true, Reason::Decision(cause), "ready")
 }
 
-fn transition(to: BackendName) -> Transition {
-    let from = if to == BackendName::Local { BackendName::Offload } else { BackendName::Local };
+fn transition() -> Transition {
+    let (from, to) = ("local".into(), "jetson".into());
     Transition { time: crate::clock::time(1), from, to, reason: "x".into(), message: None }
 }
 
 #[test]
-fn a_switch_is_named_by_its_direction_and_a_failback_by_the_dead_target() {
-    let reasons = |to, cause| select(&decision(cause), Some(&transition(to)), &[], &[])[0].reason;
-    assert_eq!(reasons(BackendName::Offload, DecisionReason::FpsBelowThreshold), "Offloaded");
-    assert_eq!(reasons(BackendName::Local, DecisionReason::Recovered), "Recovered");
-    assert_eq!(reasons(BackendName::Local, DecisionReason::TargetUnhealthy), "FailedBack");
+fn a_switch_is_named_by_what_moved_it_and_a_failed_trial_is_a_warning() {
+    let notes = |cause| select(&decision(cause), Some(&transition()), &[], &[]);
+    let named = |cause| (notes(cause)[0].reason, notes(cause)[0].warning);
+    assert_eq!(named(DecisionReason::OffloadRuleHeld), ("Offloaded", false));
+    assert_eq!(named(DecisionReason::Recovered), ("Recovered", false));
+    assert_eq!(named(DecisionReason::TargetUnhealthy), ("FailedBack", true));
+    assert_eq!(named(DecisionReason::ReturnFailed), ("ReturnFailed", true));
+    assert_eq!(named(DecisionReason::FailedOver), ("FailedOver", false));
+    assert_eq!(named(DecisionReason::NoDataFallback), ("NoDataFallback", false));
+    assert_eq!(named(DecisionReason::Pinned), ("Pinned", false));
+}
+
+#[test]
+fn degraded_is_news_when_it_turns_true_and_quiet_while_false() {
+    let fine = Cond::new(Type::Degraded, false, Reason::NotOffloaded, "local");
+    assert!(select(&decision(DecisionReason::Steady), None, &[fine.clone()], &[]).is_empty());
+    let bad = Cond::new(Type::Degraded, true, Reason::Decision(DecisionReason::OffloadDegraded), "fps 4 < 10 on cloud");
+    let notes = select(&decision(DecisionReason::OffloadDegraded), None, &[bad], &[stored(&fine)]);
+    assert_eq!(notes.iter().map(|n| (n.reason, n.warning)).collect::<Vec<_>>(), [("OffloadDegraded", true)]);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! OffloadPolicy controller: every `interval` read the telemetry, probe the offload agent, decide
+//! OffloadPolicy controller: every `interval` read the signals, probe the offload agents, decide
 //! (pure, `continuum_policy::offload`), actuate, and write status, Events and metrics. Also woken
 //! when the target Deployment changes.
 
@@ -120,15 +120,19 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     let clusters = propagation.as_ref().map(cluster_names).unwrap_or_default();
     let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec, rules: &r, clusters };
     let current = actuate::read(&t).await;
-    let prev = status::state_of(obj.status.as_ref()).unwrap_or_else(|| State {
+    let prev = status::state_of(obj.status.as_ref(), &r).unwrap_or_else(|| State {
         active: match &current {
-            Ok(reading) if reading.backend == Some(Backend::Offload) => Backend::Offload,
+            Ok(reading) => reading.backend.unwrap_or(Backend::Local),
             _ => Backend::Local,
         },
         ..State::default()
     });
-    let mut seen = observe::observe(&ctx, &ns, &spec.telemetry, now).await;
-    seen.observation.target = observe::probe(&spec.backends.offload).await;
+    let key = format!("{ns}/{name}/{}", obj.metadata.uid.as_deref().unwrap_or_default());
+    let (mut seen, targets) = tokio::join!(
+        observe::observe(&ctx, &key, &ns, &spec.telemetry, &spec.signals, now),
+        observe::probe_all(&spec.backends.offload)
+    );
+    seen.observation.targets = targets;
     let d = decide(&r, &prev, &seen.observation, now);
     let act = actuate::carry_out(&t, &prev, &d, now, current.ok()).await;
     let facts = conditions::Facts {
@@ -137,15 +141,16 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
         target_found: deployment.is_some(),
         decision: &d,
         observation: &seen.observation,
+        rules: &r,
     };
     let conds = conditions::conditions(&facts, act.condition.clone(), propagated);
     let previous = obj.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
     let notes = events::select(&d, act.switched.as_ref(), &conds, &previous);
     let out = status::Outcome {
+        rules: &r,
         decision: &d,
         state: &act.state,
-        observation: &seen.observation,
-        endpoint: r.endpoint(act.state.active).to_owned(),
+        seen: &seen,
         switched: act.switched.clone(),
         conditions: conds,
         propagation,
@@ -153,7 +158,7 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     };
     kit::status::apply(&ctx, &*obj, &status::build(&obj, &out, now)).await?;
     kit::events::publish(&ctx, &*obj, notes).await;
-    report::record(&ctx.rt.metrics, &ns, &name, &seen, &act);
+    report::record(&ctx.rt.metrics, &ns, &name, &r, &seen, &d, &act);
     ctx.rt.metrics.offload.evaluated(started.elapsed());
     Ok(Action::requeue(interval))
 }

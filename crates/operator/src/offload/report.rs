@@ -1,5 +1,7 @@
 //! The metrics of one evaluation.
 
+use continuum_policy::offload::{Decision, Reason, Rules};
+
 use super::actuate::Carried;
 use super::observe::Observed;
 use crate::metrics::{Metrics, PolicyLabels};
@@ -10,14 +12,22 @@ fn category(seen: &Observed) -> Option<&'static str> {
     seen.errors.iter().map(|e| e.category()).min_by_key(|c| ORDER.iter().position(|o| o == c))
 }
 
-pub fn record(m: &Metrics, ns: &str, name: &str, seen: &Observed, act: &Carried) {
+pub fn record(m: &Metrics, ns: &str, name: &str, r: &Rules, seen: &Observed, d: &Decision, act: &Carried) {
     let labels = PolicyLabels { namespace: ns.into(), policy: name.into() };
     if let Some(category) = category(seen) {
         m.offload.telemetry_error(&labels, category);
     }
-    let o = &seen.observation;
-    m.offload.observed(&labels, o.fps, o.latency_seconds, act.state.active);
-    if let Some(t) = &act.switched {
-        m.offload.switched(&labels, super::status::from_api(t.to));
+    let readings: Vec<(&str, Option<f64>)> = r
+        .signals
+        .iter()
+        .zip(&seen.observation.signals)
+        .map(|(def, reading)| (def.name.as_str(), reading.value))
+        .collect();
+    m.offload.observed(&labels, &readings, act.state.active, d.degraded);
+    if act.switched.is_some() {
+        m.offload.switched(&labels, act.state.active);
+        if d.cause == Reason::ReturnFailed {
+            m.offload.trial_failed(&labels);
+        }
     }
 }

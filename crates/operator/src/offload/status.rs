@@ -1,40 +1,51 @@
-//! OffloadPolicy status: decision state in and out, conditions, transitions.
+//! OffloadPolicy status: decision state in and out, observed signals, conditions, transitions.
 
 use continuum_api::OffloadPolicy;
 use continuum_api::offload::{
-    BackendName, MAX_RECENT_TRANSITIONS, Observed, OffloadPolicyStatus, Phase as ApiPhase, Transition,
+    BackendName, MAX_RECENT_TRANSITIONS, Observed as ApiObserved, ObservedSignal, OffloadPolicyStatus,
+    Phase as ApiPhase, TrialStatus,
 };
-use continuum_policy::format;
-use continuum_policy::offload::{Backend, Decision, Observation, Phase, State};
+use continuum_policy::offload::{Backend, Decision, Phase, Rules, State, text};
 
 use super::conditions::OffloadCond;
+use super::observe::{Freshness, Observed};
 use crate::clock::{ms_of, time};
 use crate::kit::conditions;
 
 pub fn to_api(b: Backend) -> BackendName {
-    match b {
-        Backend::Local => BackendName::Local,
-        Backend::Offload => BackendName::Offload,
-    }
+    if b.is_offload() { BackendName::Offload } else { BackendName::Local }
 }
 
-pub fn from_api(b: BackendName) -> Backend {
-    match b {
-        BackendName::Local => Backend::Local,
-        BackendName::Offload => Backend::Offload,
+/// The backend a name stands for: the local one, or an offload one by its position in the list.
+pub fn backend_named(r: &Rules, name: &str) -> Option<Backend> {
+    if name == r.local.name {
+        return Some(Backend::Local);
     }
+    r.offload.iter().position(|t| t.name == name).map(Backend::Offload)
 }
 
-/// Decision state persisted in status; `None` when the policy was never evaluated.
-pub fn state_of(status: Option<&OffloadPolicyStatus>) -> Option<State> {
+/// Decision state persisted in status; `None` when the policy was never evaluated. A backend
+/// name no longer in the spec reads as the first offload backend (or local), so the next write
+/// puts the workload on a backend the spec knows.
+pub fn state_of(status: Option<&OffloadPolicyStatus>, r: &Rules) -> Option<State> {
     let s = status?;
-    let active = s.active_backend.map(from_api)?;
+    let side = s.active_backend?;
+    let named = s.active_target.as_deref().and_then(|n| backend_named(r, n));
+    let active = match (side, named) {
+        (_, Some(b)) => b,
+        (BackendName::Local, None) => Backend::Local,
+        (BackendName::Offload, None) => Backend::Offload(0),
+    };
+    let trial = s.trial.clone().unwrap_or_default();
     Some(State {
         active,
         violating_since_ms: ms_of(s.violating_since.as_ref()),
         healthy_since_ms: ms_of(s.healthy_since.as_ref()),
         no_data_since_ms: ms_of(s.no_data_since.as_ref()),
         recent_switches_ms: s.recent_transitions.iter().map(|t| t.time.0.as_millisecond()).collect(),
+        trial_until_ms: ms_of(trial.until.as_ref()),
+        failed_trials: trial.failed.max(0) as u32,
+        next_return_ms: ms_of(trial.next_return_after.as_ref()),
     })
 }
 
@@ -48,14 +59,58 @@ fn phase(p: Phase) -> ApiPhase {
     }
 }
 
+/// Every signal's latest reading, and the one-line summary `kubectl get` shows.
+pub fn observed(r: &Rules, seen: &Observed) -> ApiObserved {
+    let mut summary = Vec::new();
+    let signals = r
+        .signals
+        .iter()
+        .enumerate()
+        .map(|(i, def)| {
+            let reading = seen.observation.signals.get(i).cloned().unwrap_or_default();
+            let value = reading.value.filter(|v| v.is_finite());
+            let shown = value.map(|v| text::show(def.unit, v));
+            summary.push(format!("{}={}", def.name, shown.as_deref().unwrap_or("?")));
+            let freshness = seen.freshness.get(i).map(|f| match f {
+                Freshness::Checked => "Checked".to_owned(),
+                Freshness::Unchecked(why) => format!("Unchecked: {why}"),
+            });
+            ObservedSignal {
+                name: def.name.clone(),
+                value: value.map(|v| (v * 1000.0).round() / 1000.0),
+                text: shown,
+                sample_time: reading.sample_time_ms.map(time),
+                freshness,
+                error: reading.error.or_else(|| seen.observation.error.clone()),
+            }
+        })
+        .collect();
+    ApiObserved { summary: summary.join(" "), signals }
+}
+
+/// The trial and back-off as status shows them; `None` while neither is in effect.
+fn trial(r: &Rules, s: &State) -> Option<TrialStatus> {
+    if s.trial_until_ms.is_none() && s.failed_trials == 0 && s.next_return_ms.is_none() {
+        return None;
+    }
+    let hold = s.hold_ms(&r.verify);
+    Some(TrialStatus {
+        until: s.trial_until_ms.map(time),
+        failed: s.failed_trials.min(i32::MAX as u32) as i32,
+        hold: (hold > 0).then(|| continuum_policy::format::span((hold / 1000) as u64)),
+        hold_seconds: (hold > 0).then_some(hold / 1000),
+        next_return_after: s.next_return_ms.map(time),
+    })
+}
+
 #[derive(Debug)]
 pub struct Outcome<'a> {
+    pub rules: &'a Rules,
     pub decision: &'a Decision,
     /// The state actually reached (the decision's, or the previous one when actuation failed).
     pub state: &'a State,
-    pub observation: &'a Observation,
-    pub endpoint: String,
-    pub switched: Option<Transition>,
+    pub seen: &'a Observed,
+    pub switched: Option<continuum_api::offload::Transition>,
     pub conditions: Vec<OffloadCond>,
     pub propagation: Option<continuum_api::offload::Propagation>,
     pub actuation: Option<continuum_api::offload::ActuationStatus>,
@@ -70,22 +125,19 @@ pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPoli
     }
     let skip = recent.len().saturating_sub(MAX_RECENT_TRANSITIONS);
     recent.drain(..skip);
-    let o = out.observation;
     let generation = obj.metadata.generation;
+    let (r, s) = (out.rules, out.state);
     OffloadPolicyStatus {
         observed_generation: generation,
         phase: Some(phase(out.decision.phase)),
-        active_backend: Some(to_api(out.state.active)),
-        active_endpoint: Some(out.endpoint.clone()),
-        observed: Some(Observed {
-            fps: o.fps.filter(|v| v.is_finite()).map(|v| (v * 10.0).round() / 10.0),
-            latency_seconds: o.latency_seconds.filter(|v| v.is_finite()),
-            latency: o.latency_seconds.filter(|v| v.is_finite()).map(format::seconds),
-            sample_time: o.sample_time_ms.map(time),
-        }),
-        violating_since: out.state.violating_since_ms.map(time),
-        healthy_since: out.state.healthy_since_ms.map(time),
-        no_data_since: out.state.no_data_since_ms.map(time),
+        active_backend: Some(to_api(s.active)),
+        active_target: Some(r.target(s.active).name.clone()),
+        active_endpoint: Some(r.endpoint(s.active).to_owned()),
+        observed: Some(observed(r, out.seen)),
+        violating_since: s.violating_since_ms.map(time),
+        healthy_since: s.healthy_since_ms.map(time),
+        no_data_since: s.no_data_since_ms.map(time),
+        trial: trial(r, s),
         last_transition: out.switched.clone().or(prev.last_transition),
         recent_transitions: recent,
         propagation: out.propagation.clone(),

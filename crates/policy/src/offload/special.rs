@@ -46,7 +46,7 @@ pub(super) fn failover(ctx: &Ctx<'_>, mut s: State, i: usize) -> Decision {
 /// `offloadWhen.for`, the next healthy agent lower in the list, or stay Degraded.
 pub(super) fn degraded(ctx: &Ctx<'_>, mut s: State, i: usize, held: String, at: i64) -> Decision {
     let r = ctx.r;
-    let here = &r.offload[i.min(r.offload.len() - 1)].name;
+    let here = &r.target(Backend::Offload(i)).name;
     let since = *s.violating_since_ms.get_or_insert(at);
     let lasted = at - since;
     if lasted < r.offload_when.for_ms {

@@ -127,8 +127,7 @@ impl Rules {
 
     pub fn target(&self, b: Backend) -> &Target {
         match b {
-            Backend::Offload(i) if i < self.offload.len() => &self.offload[i],
-            Backend::Offload(_) => &self.offload[0],
+            Backend::Offload(i) => self.offload.get(i).or(self.offload.first()).unwrap_or(&self.local),
             Backend::Local => &self.local,
         }
     }

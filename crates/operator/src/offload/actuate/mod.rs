@@ -18,7 +18,6 @@ use continuum_policy::offload::{Backend, Decision, Move, Rules, State};
 use kube::Client;
 
 use super::conditions::{OffloadCond, Reason, Type};
-use super::status;
 use crate::kit::conditions::Cond;
 use crate::kit::{FIELD_MANAGER, Runtime};
 
@@ -85,13 +84,15 @@ impl Target<'_> {
     }
 
     fn backend_of(&self, endpoint: &str) -> Option<Backend> {
-        if endpoint == self.rules.offload_endpoint {
-            Some(Backend::Offload)
-        } else if endpoint == self.rules.local_endpoint {
-            Some(Backend::Local)
-        } else {
-            None
+        self.backend_where(|e| e == endpoint)
+    }
+
+    /// The backend whose endpoint `same` accepts: the local one first, then the offload ones.
+    fn backend_where(&self, same: impl Fn(&str) -> bool) -> Option<Backend> {
+        if same(&self.rules.local.endpoint) {
+            return Some(Backend::Local);
         }
+        self.rules.offload.iter().position(|t| same(&t.endpoint)).map(Backend::Offload)
     }
 
     pub fn mode(&self) -> &'static str {
@@ -200,8 +201,8 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
             let switched = match d.action {
                 Move::Switch { to, dry_run: false } => Some(Transition {
                     time: crate::clock::time(now),
-                    from: status::to_api(prev.active),
-                    to: status::to_api(to),
+                    from: r.target(prev.active).name.clone(),
+                    to: r.target(to).name.clone(),
                     reason: d.cause.into(),
                     message: Some(d.message.clone()),
                 }),
@@ -209,7 +210,8 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
             };
             let how = if applied == Applied::Changed { Reason::Applied } else { Reason::InSync };
             let shown = reading.value.clone().unwrap_or_default();
-            let msg = format!("{} points at the {} backend ({wanted}): {shown}.", reading.object, backend_word(d));
+            let name = &r.target(d.state.active).name;
+            let msg = format!("{} points at the {name} backend ({wanted}): {shown}.", reading.object);
             let actuation = Some(status_of(t, reading));
             let condition = Cond::new(Type::Actuated, true, how, msg);
             Carried { state: d.state.clone(), switched, condition, actuation }
@@ -225,13 +227,6 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
             let condition = Cond::new(Type::Actuated, false, reason, format!("{err}."));
             Carried { state: prev.clone(), switched: None, condition, actuation }
         }
-    }
-}
-
-fn backend_word(d: &Decision) -> &'static str {
-    match d.state.active {
-        Backend::Local => "local",
-        Backend::Offload => "offload",
     }
 }
 

@@ -61,7 +61,7 @@ pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, Actua
     if let (Some(local), Some(offload)) = (&s.local_selector, &s.offload_selector) {
         let current = svc.spec.and_then(|spec| spec.selector).unwrap_or_default();
         let backend = if current == *offload {
-            Some(Backend::Offload)
+            Some(Backend::Offload(0))
         } else if current == *local {
             Some(Backend::Local)
         } else {
@@ -78,23 +78,14 @@ pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, Actua
         let port = sl.ports.as_ref()?.first()?.port?;
         Some(format!("tcp://{}:{port}", if address.contains(':') { format!("[{address}]") } else { address }))
     });
-    let backend = value.as_deref().and_then(|v| {
-        let same = |endpoint: &str| host_port(endpoint).ok() == host_port(v).ok();
-        if same(&t.rules.offload_endpoint) {
-            Some(Backend::Offload)
-        } else if same(&t.rules.local_endpoint) {
-            Some(Backend::Local)
-        } else {
-            None
-        }
-    });
+    let backend = value.as_deref().and_then(|v| t.backend_where(|endpoint| host_port(endpoint).ok() == host_port(v).ok()));
     Ok(Reading { object, value, backend })
 }
 
 pub async fn write(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<(), ActuationError> {
     match (&s.local_selector, &s.offload_selector) {
         (Some(local), Some(offload)) => {
-            let selector = if backend == Backend::Offload { offload } else { local };
+            let selector = if backend.is_offload() { offload } else { local };
             write_selector(t, s, selector).await
         }
         _ => write_slice(t, s, backend).await,
