@@ -46,17 +46,24 @@ fn policy(name: &str, prom: &str, fps_query: &str, pi: &str, jetson: &str, inter
     if let Some(source) = t.prometheus.as_mut() {
         source.url = prom.to_owned();
     }
-    if let Some(fps) = t.fps.as_mut() {
+    (t.interval, t.max_sample_age) = (interval.into(), Duration::from_secs(30).into());
+    p.spec.signals.retain(|s| s.name == "fps");
+    if let Some(fps) = p.spec.signals.first_mut() {
         fps.query = Some(fps_query.to_owned());
     }
-    (t.latency, t.interval, t.max_sample_age) = (None, interval.into(), Duration::from_secs(30).into());
-    p.spec.offload_when.latency_above = None;
+    let only_fps = |rules: &mut Option<Vec<continuum_api::offload::Threshold>>| {
+        if let Some(rules) = rules.as_mut() {
+            rules.retain(|r| r.signal == "fps");
+        }
+    };
+    only_fps(&mut p.spec.offload_when.any);
     if let Some(recover) = p.spec.recover_when.as_mut() {
-        recover.latency_below = None;
+        only_fps(&mut recover.all);
     }
     p.spec.backends.local.endpoint = pi.to_owned();
-    p.spec.backends.offload.endpoint = jetson.to_owned();
-    p.spec.backends.offload.health_check = Default::default();
+    let jetson_backend = &mut p.spec.backends.offload[0];
+    jetson_backend.endpoint = jetson.to_owned();
+    jetson_backend.health_check = Default::default();
     p
 }
 

@@ -177,7 +177,7 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() -> kit::Re
         scrape.url = format!("http://127.0.0.1:{}/metrics", exporter.port);
     }
     policy.spec.backends.local.endpoint = pi.endpoint();
-    policy.spec.backends.offload.endpoint = jetson.endpoint();
+    policy.spec.backends.offload[0].endpoint = jetson.endpoint();
     let policies = cluster.namespaced::<OffloadPolicy>("apps");
     policies.apply(&policy, "user")?;
     crashing_pod(&cluster, "karmada-system")?;
@@ -192,7 +192,7 @@ fn the_chart_grants_exactly_what_the_operator_uses_and_it_is_enough() -> kit::Re
     healths.wait_for("own", "EtcdHealth status written", Duration::from_secs(30), |h| {
         h.status.as_ref().is_some_and(|s| s.members.first().is_some_and(|m| m.version.is_some()))
     })?;
-    let fps = |p: &OffloadPolicy| p.status.as_ref().and_then(|s| s.observed.as_ref()?.fps);
+    let fps = |p: &OffloadPolicy| common::signal(p, "fps");
     policies.wait_for("detector", "scraped fps in the OffloadPolicy status", Duration::from_secs(30), |p| {
         fps(p) == Some(25.0)
     })?;

@@ -31,7 +31,7 @@ fn policy(prom: &str, pi: &str, jetson: &str) -> kit::Result<OffloadPolicy> {
         source.url = prom.to_owned();
     }
     p.spec.backends.local.endpoint = pi.to_owned();
-    p.spec.backends.offload.endpoint = jetson.to_owned();
+    p.spec.backends.offload[0].endpoint = jetson.to_owned();
     Ok(p)
 }
 
@@ -39,13 +39,14 @@ fn policy(prom: &str, pi: &str, jetson: &str) -> kit::Result<OffloadPolicy> {
 fn scrape_policy(s: &Testbed) -> kit::Result<OffloadPolicy> {
     let (pi, jetson) = (s.pi.endpoint(), s.jetson.endpoint());
     let mut p = policy("http://unused:9090", &pi, &jetson)?;
-    let mut telemetry = common::scrape_policy(&s.scrape_url(), &pi, &jetson)?.spec.telemetry;
-    telemetry.latency = telemetry.fps.clone().map(|mut signal| {
-        signal.metric = Some("detector_inference_latency_seconds".into());
-        signal
-    });
+    let scraped = common::scrape_policy(&s.scrape_url(), &pi, &jetson)?.spec;
+    let mut telemetry = scraped.telemetry;
     telemetry.max_sample_age = p.spec.telemetry.max_sample_age;
     p.spec.telemetry = telemetry;
+    for signal in &mut p.spec.signals {
+        let metric = if signal.name == "fps" { "detector_fps" } else { "detector_inference_latency_seconds" };
+        (signal.query, signal.metric) = (None, Some(metric.into()));
+    }
     Ok(p)
 }
 
@@ -98,7 +99,7 @@ fn phase(p: &OffloadPolicy) -> Option<Phase> {
 }
 
 fn fps(p: &OffloadPolicy) -> Option<f64> {
-    p.status.as_ref()?.observed.as_ref()?.fps
+    common::signal(p, "fps")
 }
 
 #[test]
@@ -128,11 +129,11 @@ fn degraded_fps_offloads_to_the_healthy_agent_and_recovery_switches_back() -> ki
     let row = table.get(1).cloned().unwrap_or_default();
     assert_eq!(
         row.get(1..6),
-        Some(&["detector", "Offload", "Offloaded", "4", "300ms"].map(String::from)[..]),
+        Some(&["detector", "jetson", "Offloaded", "fps=4.0", "latency=300ms"].map(String::from)[..]),
         "{table:?}"
     );
     let last = offloaded.status.and_then(|s| s.last_transition?.message).unwrap_or_default();
-    assert!(last.starts_with("fps 4.0 < 10 for ") && last.ends_with(&format!(": offload to {jetson}")), "{last}");
+    assert!(last.starts_with("fps 4.0 < 10 for ") && last.ends_with(&format!(": offload to jetson ({jetson})")), "{last}");
     let managed = v.deployments.get("detector")?.metadata.managed_fields.unwrap_or_default();
     assert!(managed.iter().any(|m| m.manager.as_deref() == Some("continuum-operator")), "{managed:?}");
 

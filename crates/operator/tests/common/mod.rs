@@ -102,7 +102,7 @@ pub fn scrape_policy(url: &str, pi: &str, jetson: &str) -> kit::Result<OffloadPo
         scrape.url = url.to_owned();
     }
     p.spec.backends.local.endpoint = pi.to_owned();
-    p.spec.backends.offload.endpoint = jetson.to_owned();
+    p.spec.backends.offload[0].endpoint = jetson.to_owned();
     Ok(p)
 }
 
@@ -132,6 +132,12 @@ pub fn crashing_pod(cluster: &Cluster, ns: &str) -> kit::Result<()> {
         "lastState": {"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": now}},
     }]}});
     pods.merge_status("karmada-apiserver-0", &status).map(drop)
+}
+
+/// The latest value of signal `name` in the policy's status.
+pub fn signal(p: &OffloadPolicy, name: &str) -> Option<f64> {
+    let observed = p.status.as_ref()?.observed.as_ref()?;
+    observed.signals.iter().find(|s| s.name == name)?.value
 }
 
 /// The condition of type `type_`, if present.
