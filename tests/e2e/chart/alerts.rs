@@ -206,8 +206,8 @@ fn dashboard_and_alerts_use_only_the_metrics_listed_in_the_readme() {
     for wanted in [
         "continuum_leader_is_leader",
         "continuum_offload_offloaded",
-        "continuum_offload_fps",
-        "continuum_offload_latency_seconds",
+        "continuum_offload_signal",
+        "continuum_offload_degraded",
         "continuum_offload_switches_total",
         "continuum_offload_telemetry_errors_total",
         "continuum_etcd_wal_fsync_p99_seconds",
