@@ -59,6 +59,8 @@ impl FetchError {
 pub struct Fetcher {
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     timeout: Duration,
+    /// A hash of the TLS material, not the material: `Debug` must not print a private key.
+    tls_identity: u64,
 }
 
 impl Fetcher {
@@ -67,7 +69,21 @@ impl Fetcher {
         let connector =
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build();
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
-        Ok(Self { client, timeout })
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(tls, &mut hasher);
+        Ok(Self { client, timeout, tls_identity: std::hash::Hasher::finish(&hasher) })
+    }
+
+    /// Identifies the TLS material the client was built with (equal material, equal value): part
+    /// of who is asking, since a client certificate can be the credential, so caches of answers
+    /// key on it.
+    pub fn tls_identity(&self) -> u64 {
+        self.tls_identity
+    }
+
+    /// How long a request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// GETs `url` with extra `headers`; returns the body as text.
@@ -188,5 +204,20 @@ impl rustls::client::danger::ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_identity_is_equal_for_equal_material_and_differs_otherwise() {
+        let id = |tls: &TlsMaterial| Fetcher::new(tls, Duration::from_secs(1)).map(|f| f.tls_identity()).ok();
+        let plain = TlsMaterial::default();
+        let skip = TlsMaterial { insecure_skip_verify: true, ..Default::default() };
+        assert!(id(&plain).is_some());
+        assert_eq!(id(&plain), id(&plain.clone()));
+        assert_ne!(id(&plain), id(&skip));
     }
 }
