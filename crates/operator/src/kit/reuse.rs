@@ -31,14 +31,16 @@ pub struct Pacer(Mutex<HashMap<String, (Instant, Option<i64>)>>);
 
 impl Pacer {
     /// How long to wait before evaluating `key` again, or `None` to evaluate now (and record it).
-    /// A new spec generation always evaluates at once.
+    /// A new spec generation always evaluates at once. Evaluations closer than 0.45 of an
+    /// interval are held (a burst of watch events), so a controller may align its own requeues
+    /// anywhere from half an interval on.
     pub async fn wait(&self, key: &str, generation: Option<i64>, interval: Duration) -> Option<Duration> {
         let mut runs = self.0.lock().await;
         // Deleted objects are never reconciled again: forget what has not run for an hour.
         runs.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(3600));
         if let Some((at, seen)) = runs.get(key)
             && *seen == generation
-            && at.elapsed() < interval.mul_f64(0.9)
+            && at.elapsed() < interval.mul_f64(0.45)
         {
             return Some(interval - at.elapsed());
         }

@@ -7,6 +7,7 @@ pub mod conditions;
 mod events;
 mod karmada;
 mod observe;
+mod pace;
 mod report;
 mod rules;
 mod status;
@@ -103,6 +104,13 @@ async fn finalize(obj: &OffloadPolicy, ctx: &Ctx) -> Result<Action, kit::Error> 
     Ok(Action::await_change())
 }
 
+/// The newest sample time among the signals whose freshness is known.
+fn newest_sample(seen: &observe::Observed) -> Option<i64> {
+    let checked = |i: &usize| matches!(seen.freshness.get(*i), Some(observe::Freshness::Checked));
+    let signals = &seen.observation.signals;
+    (0..signals.len()).filter(checked).filter_map(|i| signals[i].sample_time_ms).max()
+}
+
 /// One evaluation: dereference (target, current backend, persisted state), observe, decide,
 /// actuate, report.
 async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit::Error> {
@@ -160,5 +168,6 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     kit::events::publish(&ctx, &*obj, notes).await;
     report::record(&ctx.rt.metrics, &ns, &name, &r, &seen, &d, &act);
     ctx.rt.metrics.offload.evaluated(started.elapsed());
-    Ok(Action::requeue(interval))
+    let newest = spec.telemetry.prometheus.as_ref().and(newest_sample(&seen));
+    Ok(Action::requeue(pace::next_delay(interval, newest, crate::clock::now_ms())))
 }

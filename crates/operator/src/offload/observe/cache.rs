@@ -94,9 +94,10 @@ impl<K: Hash + Eq, V> Aging<K, V> {
     }
 }
 
-/// Results of identical queries are shared between policies for 0.9 of an interval, so N policies
-/// asking the same thing cost one query per interval (a policy's own next evaluation, one interval
-/// later, always queries afresh). Histogram baselines are private to each policy.
+/// Results of identical queries are shared between policies for 0.4 of an interval, so N policies
+/// asking the same thing cost about one query per interval (their evaluations align on the
+/// source's sample times), and a policy's own next evaluation, at least half an interval later,
+/// always queries afresh. Histogram baselines are private to each policy.
 #[derive(Debug)]
 pub struct QueryCache {
     pub(super) queries: Mutex<Aging<QueryKey, Slot>>,
