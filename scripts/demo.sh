@@ -3,10 +3,12 @@
 # kube-controller-manager, kube-scheduler and KWOK from Go modules, starts a host plane and an edge
 # cluster with a Raspberry Pi and a Jetson node, the simulated detector and vAccel agents,
 # Prometheus and the operator, then narrates: the Pi falls behind -> offload to the Jetson ->
-# real time -> the load drops -> back to the Pi; then a slow disk under the host plane's etcd is
-# named by EtcdHealth. Ends with a timeline (and target/demo-timeline.svg, or --svg PATH); `--keep`
-# leaves it running and prints the kubeconfigs; `--mode service` switches through a Service (no new
-# pod); `--help` lists the flags.
+# real time -> the Pi's own load (pi_load) drops -> back to the Pi, the trial holds; then a slow
+# disk under the host plane's etcd is named by EtcdHealth. `--scenario sustained` keeps the Pi
+# overloaded instead: returns judged on the Jetson's fps fail their trials, the back-off grows and
+# the workload stays on the Jetson. Ends with a timeline, the switches, time on each backend and
+# failed trials (and target/demo-timeline.svg, or --svg PATH); `--keep` leaves it running and prints
+# the kubeconfigs; `--mode service` switches through a Service (no new pod); `--help` lists the flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh

@@ -1,19 +1,20 @@
 //! `continuum-demo`: the edge scene, narrated (see `continuum_demo::scene`).
 //!
 //! ```text
-//! continuum-demo [--operator PATH] [--repo DIR] [--mode env|service] [--svg PATH] [--keep]
+//! continuum-demo [--operator PATH] [--repo DIR] [--mode env|service] [--scenario recover|sustained]
+//!                [--svg PATH] [--keep]
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use continuum_demo::scene::{self, Actuation, EdgeScene, Options, Report};
+use continuum_demo::scene::{self, Actuation, EdgeScene, Options, Report, Scenario};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "continuum-demo",
-    about = "The edge scene: the Pi falls behind, the Jetson takes over, a slow disk is named"
+    about = "The edge scene: the Pi falls behind, the Jetson takes over; the Pi comes back when its own load drops (or, --scenario sustained, the returns fail and back off); a slow disk is named"
 )]
 struct Cli {
     /// The continuum-operator binary [default: continuum-operator next to this program].
@@ -25,6 +26,9 @@ struct Cli {
     /// How the operator switches the backend.
     #[arg(long, value_enum, default_value_t = Mode::Env)]
     mode: Mode,
+    /// What happens on the Pi after the offload.
+    #[arg(long, value_enum, default_value_t = Story::Recover)]
+    scenario: Story,
     /// Where to write the SVG timeline [default: REPO/target/demo-timeline.svg].
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
@@ -41,6 +45,16 @@ enum Mode {
     Service,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Story {
+    /// The Pi's load drops; the return is judged on the Pi's own load (pi_load), the trial
+    /// holds; then a slow disk under the host plane's etcd.
+    Recover,
+    /// The Pi stays overloaded; the policy judges the return on the Jetson's fps and latency,
+    /// so each return is a trial that fails, the hold doubles, the workload stays on the Jetson.
+    Sustained,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(operator) = cli.operator.clone().or_else(sibling_operator) else {
@@ -55,6 +69,10 @@ fn main() -> ExitCode {
         actuation: match cli.mode {
             Mode::Env => Actuation::Env,
             Mode::Service => Actuation::Service,
+        },
+        scenario: match cli.scenario {
+            Story::Recover => Scenario::Recover,
+            Story::Sustained => Scenario::Sustained,
         },
     };
     match scene::run(&opts) {
@@ -79,13 +97,25 @@ fn sibling_operator() -> Option<PathBuf> {
 }
 
 fn summary(report: &Report) {
+    let at = |t: Option<f64>| t.map_or("-".to_owned(), |t| format!("{t:.1}s"));
+    let end = match report.scenario {
+        Scenario::Recover => format!(
+            "returned at {} (trial held at {}); SlowDisk flagged {} after the slow restart",
+            at(report.recovered_at),
+            at(report.trial_held_at),
+            at(report.slow_disk_after)
+        ),
+        Scenario::Sustained => format!(
+            "first return at {}; trials failed at {}",
+            at(report.recovered_at),
+            report.failed_trials_at.iter().map(|t| format!("{t:.1}s")).collect::<Vec<_>>().join(", ")
+        ),
+    };
     eprintln!(
-        "\ncontinuum start {:.1}s; offload {:.1}s after the workload started; real time again at {:.1}s; recovered at {:.1}s; SlowDisk flagged {:.1}s after the slow restart",
+        "\ncontinuum start {:.1}s; offload at {} after the workload started; real time again at {}; {end}",
         report.continuum_start,
-        report.offloaded_at.unwrap_or(f64::NAN),
-        report.realtime_at.unwrap_or(f64::NAN),
-        report.recovered_at.unwrap_or(f64::NAN),
-        report.slow_disk_after.unwrap_or(f64::NAN),
+        at(report.offloaded_at),
+        at(report.realtime_at),
     );
 }
 

@@ -35,7 +35,8 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
-    /// The object detector, exporting fps and latency on /metrics.
+    /// The object detector on the Pi, exporting detector_fps, detector_inference_latency_seconds
+    /// and the Pi-side load pi_load on /metrics.
     Detector(DetectorArgs),
 }
 
@@ -45,7 +46,8 @@ struct DetectorArgs {
     /// Port of /metrics on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     metrics_port: u16,
-    /// Load over time, seconds:load points.
+    /// Load on the Pi over time, seconds:load points; the last point holds for good
+    /// (0:1,8:1,16:4 keeps the Pi overloaded).
     #[arg(long, default_value = "0:1")]
     ramp: String,
     /// A fixed agent address.

@@ -52,9 +52,32 @@ pub(super) fn policy(cp: &ControlPlane) -> Option<OffloadPolicy> {
     get(cp, &["offloadpolicy", "detector"])
 }
 
-/// The policy's phase (empty before its first status).
-pub(super) fn phase(cp: &ControlPlane) -> String {
-    policy(cp).and_then(|p| p.status?.phase).map(|p| render(&p)).unwrap_or_default()
+/// What the scene reads from the policy's status once a second.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct PolicyView {
+    /// `status.phase` (empty before the first status).
+    pub phase: String,
+    /// `status.activeTarget`: the backend's name.
+    pub target: String,
+    /// A trial return is running (`status.trial.until` is set).
+    pub in_trial: bool,
+    /// `status.trial.failed`: failed trial returns in a row.
+    pub failed_trials: i32,
+    /// `status.trial.hold`: the hold before the next return.
+    pub hold: String,
+}
+
+/// The policy's status as the scene samples it (all empty before the first status).
+pub(super) fn view(cp: &ControlPlane) -> PolicyView {
+    let Some(status) = policy(cp).and_then(|p| p.status) else { return PolicyView::default() };
+    let trial = status.trial.unwrap_or_default();
+    PolicyView {
+        phase: status.phase.map(|p| render(&p)).unwrap_or_default(),
+        target: status.active_target.unwrap_or_default(),
+        in_trial: trial.until.is_some(),
+        failed_trials: trial.failed,
+        hold: trial.hold.unwrap_or_default(),
+    }
 }
 
 /// The message of the policy's latest switch.
@@ -62,10 +85,18 @@ pub(super) fn last_transition(cp: &ControlPlane) -> String {
     policy(cp).and_then(|p| p.status?.last_transition?.message).unwrap_or_default()
 }
 
-/// `status.recentTransitions[*].to`, space-separated.
-pub(super) fn transitions(cp: &ControlPlane) -> String {
+/// `status.observed.summary`, for example `fps=30.0 latency=25ms pi_load=4.0`.
+pub(super) fn observed(cp: &ControlPlane) -> String {
+    policy(cp).and_then(|p| p.status?.observed).map(|o| o.summary).unwrap_or_default()
+}
+
+/// `status.recentTransitions` as `to` names and as reasons, each space-separated.
+pub(super) fn transitions(cp: &ControlPlane) -> (String, String) {
     let status = policy(cp).and_then(|p| p.status).unwrap_or_default();
-    status.recent_transitions.iter().map(|t| render(&t.to)).collect::<Vec<_>>().join(" ")
+    let join = |f: fn(&continuum_api::offload::Transition) -> &str| {
+        status.recent_transitions.iter().map(f).collect::<Vec<_>>().join(" ")
+    };
+    (join(|t| &t.to), join(|t| &t.reason))
 }
 
 fn etcd_health(cp: &ControlPlane) -> Option<EtcdHealth> {

@@ -18,6 +18,9 @@ pub enum Error {
     Chart(String),
     #[error("the operator: {0}")]
     Operator(String),
+    /// The scene went a way it must not, for example a trial that should hold failed.
+    #[error("the scene: {0}")]
+    Scene(String),
     /// A step of the scene did not happen in time; `seen` is what the cluster showed.
     #[error("{step}: not seen within {limit:?}; last sample {last}\n{seen}")]
     Deadline { step: String, limit: Duration, last: String, seen: String },

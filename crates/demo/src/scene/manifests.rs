@@ -4,7 +4,8 @@
 
 use continuum_testenv::edge::{JETSON_NODE, PI_NODE};
 
-use super::{Actuation, NS};
+use super::{Actuation, NS, Scenario};
+use crate::detector::PI_LOAD_METRIC;
 
 /// The addresses the objects point at.
 #[derive(Clone, Copy, Debug)]
@@ -16,10 +17,10 @@ pub(super) struct Endpoints<'a> {
 }
 
 /// Every object of the scene, one YAML stream.
-pub(super) fn scene(at: &Endpoints<'_>, actuation: Actuation) -> String {
+pub(super) fn scene(at: &Endpoints<'_>, actuation: Actuation, scenario: Scenario) -> String {
     match actuation {
         Actuation::Env => {
-            let policy = offload_policy(at, "env: {container: detector}");
+            let policy = offload_policy(at, "env: {container: detector}", scenario);
             [namespace(), detector(at.pi), policy, etcd_health(at.etcd_metrics)].concat()
         }
         Actuation::Service => {
@@ -27,7 +28,7 @@ pub(super) fn scene(at: &Endpoints<'_>, actuation: Actuation) -> String {
                 "service: {{name: vaccel-backend, localSelector: {{app: vaccel-agent, node: {PI_NODE}}}, offloadSelector: {{app: vaccel-agent, node: {JETSON_NODE}}}}}"
             );
             let detector = detector(&format!("tcp://vaccel-backend.{NS}:8192"));
-            let policy = offload_policy(at, &how);
+            let policy = offload_policy(at, &how, scenario);
             [namespace(), detector, policy, etcd_health(at.etcd_metrics), service_objects()].concat()
         }
     }
@@ -60,9 +61,15 @@ spec:
     )
 }
 
-/// Offload below 8 fps or above 150 ms for 4 s; recover above 10 fps and below 100 ms for 30 s.
-fn offload_policy(at: &Endpoints<'_>, actuation: &str) -> String {
+/// Offload when fps < 8 or latency > 150 ms for 4 s. Recover: when the Pi's own load is below
+/// 1.5 for 8 s; Sustained: recoverWhen without rules, so it mirrors the fps and latency rules,
+/// which the Jetson satisfies while offloaded. Short windows, so the scene takes about a minute.
+fn offload_policy(at: &Endpoints<'_>, actuation: &str, scenario: Scenario) -> String {
     let Endpoints { pi, jetson, prometheus, .. } = at;
+    let recover_rules = match scenario {
+        Scenario::Recover => "\n    all: [{signal: pi_load, below: 1.5}]",
+        Scenario::Sustained => "",
+    };
     format!(
         "---
 apiVersion: continuum.dev/v1alpha1
@@ -72,19 +79,26 @@ spec:
   targetRef: {{name: detector}}
   telemetry:
     prometheus: {{url: \"{prometheus}\"}}
-    fps: {{query: \"max(detector_fps)\"}}
-    latency: {{query: \"histogram_quantile(0.9, sum by (le) (rate(detector_inference_latency_seconds_bucket[5s])))\"}}
     interval: 1s
     maxSampleAge: 10s
-  offloadWhen: {{fpsBelow: 8, latencyAbove: 150ms, for: 4s}}
-  recoverWhen: {{fpsAbove: 10, latencyBelow: 100ms, for: 30s}}
+  signals:
+  - {{name: fps, query: 'max(detector_fps)', unit: PerSecond}}
+  - {{name: latency, query: 'histogram_quantile(0.9, sum by (le) (rate(detector_inference_latency_seconds_bucket[5s])))', unit: Seconds}}
+  - {{name: pi_load, query: 'max({PI_LOAD_METRIC})'}}
+  offloadWhen:
+    any: [{{signal: fps, below: 8}}, {{signal: latency, above: 0.15}}]
+    for: 4s
+  recoverWhen:{recover_rules}
+    for: 8s
+    verify: {{for: 20s, backoff: {{initial: 15s, max: 1m}}}}
   backends:
-    local: {{endpoint: \"{pi}\"}}
-    offload: {{endpoint: \"{jetson}\", healthCheck: {{timeout: 500ms}}}}
+    local: {{name: {PI_NODE}, endpoint: \"{pi}\"}}
+    offload:
+    - {{name: {JETSON_NODE}, endpoint: \"{jetson}\", healthCheck: {{timeout: 500ms}}}}
   actuation:
     {actuation}
   cooldown: 10s
-  maxSwitchesPerHour: 6
+  maxSwitchesPerHour: 20
 "
     )
 }
@@ -163,9 +177,31 @@ mod tests {
 
     use serde::Deserialize as _;
 
+    /// The scene's OffloadPolicy, decoded with the API's types.
+    fn policy(yaml: &str) -> continuum_api::OffloadPolicy {
+        let doc = yaml.split("---\n").find(|d| d.contains("kind: OffloadPolicy")).unwrap_or_default();
+        serde_yaml::from_str(doc).unwrap_or_else(|e| panic!("{e}\n{doc}"))
+    }
+
+    /// The rules as `signal<x` / `signal>x`, checking that each names a declared signal.
+    fn rules(p: &continuum_api::OffloadPolicy, rules: &[continuum_api::offload::Threshold]) -> Vec<String> {
+        let declared: Vec<&str> = p.spec.signals.iter().map(|s| s.name.as_str()).collect();
+        rules
+            .iter()
+            .map(|r| {
+                assert!(declared.contains(&r.signal.as_str()), "{} is not in {declared:?}", r.signal);
+                match (r.below, r.above) {
+                    (Some(b), None) => format!("{}<{b}", r.signal),
+                    (None, Some(a)) => format!("{}>{a}", r.signal),
+                    other => panic!("{}: {other:?}", r.signal),
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn env_mode_points_the_deployment_at_the_pi() {
-        let yaml = scene(&AT, Actuation::Env);
+        let yaml = scene(&AT, Actuation::Env, Scenario::Recover);
         let kinds = kinds(&yaml);
         assert_eq!(
             kinds,
@@ -176,10 +212,39 @@ mod tests {
 
     #[test]
     fn service_mode_adds_the_agents_and_their_service() {
-        let yaml = scene(&AT, Actuation::Service);
+        let yaml = scene(&AT, Actuation::Service, Scenario::Recover);
         assert_eq!(kinds(&yaml).len(), 7, "{yaml}");
         assert!(yaml.contains("tcp://vaccel-backend.vision:8192") && yaml.contains("kind: Service"));
         let policy = yaml.split("kind: OffloadPolicy").nth(1).unwrap_or_default();
         assert!(policy.contains("offloadSelector: {app: vaccel-agent, node: jetson-agx-orin}"), "{policy}");
+    }
+
+    #[test]
+    fn the_return_is_judged_on_the_pis_own_load_and_offload_on_the_workload() {
+        let p = policy(&scene(&AT, Actuation::Env, Scenario::Recover));
+        let names: Vec<&str> = p.spec.signals.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["fps", "latency", "pi_load"]);
+        assert_eq!(p.spec.signals[2].query.as_deref(), Some("max(pi_load)"));
+        let (offload, all) = p.spec.offload_when.rules();
+        assert_eq!((rules(&p, offload), all), (vec!["fps<8".to_owned(), "latency>0.15".to_owned()], false));
+        let recover = p.spec.recover_when.as_ref().and_then(|r| r.rules()).unwrap_or_else(|| panic!("no rules"));
+        assert_eq!((rules(&p, recover.0), recover.1), (vec!["pi_load<1.5".to_owned()], true));
+        let verify = &p.spec.recover_when.as_ref().unwrap_or_else(|| panic!("no recoverWhen")).verify;
+        assert_eq!(verify.for_.to_string(), "20s");
+        assert_eq!((verify.backoff.initial.to_string(), verify.backoff.max.to_string()), ("15s".into(), "60s".into()));
+        let b = &p.spec.backends;
+        assert_eq!((b.local.name.as_str(), b.local.endpoint.as_str()), ("raspberrypi", AT.pi));
+        let offload: Vec<(&str, &str)> = b.offload.iter().map(|o| (o.name.as_str(), o.endpoint.as_str())).collect();
+        assert_eq!(offload, [("jetson-agx-orin", AT.jetson)]);
+    }
+
+    #[test]
+    fn the_sustained_policy_returns_on_the_jetsons_figures_but_still_shows_the_pi_load() {
+        let p = policy(&scene(&AT, Actuation::Service, Scenario::Sustained));
+        let recover = p.spec.recover_when.as_ref().unwrap_or_else(|| panic!("no recoverWhen"));
+        assert_eq!(recover.rules(), None, "the default mirrors offloadWhen");
+        assert_eq!(recover.for_.to_string(), "8s");
+        assert!(p.spec.signals.iter().any(|s| s.name == "pi_load"), "pi_load is observed in status");
+        assert_eq!(p.spec.backends.offload.len(), 1, "service mode with selectors takes one offload backend");
     }
 }

@@ -1,7 +1,11 @@
-//! The edge scene, for the demo (narrated) and the end-to-end test (headless):
-//! the Pi falls behind, the operator moves inference to the Jetson, detection snaps back to real
-//! time; the load drops and it comes back; then the host plane's etcd gets a slow disk and
-//! EtcdHealth names it. Every step waits with a deadline and fails with what it saw.
+//! The edge scene, for the demo (narrated) and the end-to-end test (headless): the Pi falls
+//! behind, the operator moves inference to the Jetson, detection snaps back to real time. Then,
+//! by [`Scenario`]: the Pi's load drops and the policy, judging the Pi by its own load signal,
+//! brings inference back and the trial holds; the host plane's etcd gets a slow disk and
+//! EtcdHealth names it (`Recover`). Or the Pi stays overloaded and a policy that judges the
+//! return by the frame rate measured on the Jetson tries to come back, fails its trials, backs
+//! off and keeps the workload on the Jetson (`Sustained`). Every step waits with a deadline and
+//! fails with what it saw.
 //!
 //! [`run`] starts everything into an [`EdgeScene`] and plays it, returning a [`Report`].
 
@@ -12,6 +16,7 @@ mod manifests;
 mod narrate;
 mod operator;
 mod play;
+mod stats;
 mod svg;
 
 use std::path::PathBuf;
@@ -23,7 +28,9 @@ use continuum_testenv::{ControlPlane, Load, Prometheus, gobuild};
 use crate::detector::{Detector, EndpointSource, ProfileAgent, Ramp};
 pub use error::{Error, Result};
 use narrate::Narrator;
+pub use narrate::figures;
 use operator::OperatorProcess;
+pub use stats::time_on;
 pub use svg::{default_svg, svg};
 
 /// How to run the scene.
@@ -39,6 +46,32 @@ pub struct Options {
     pub svg: Option<PathBuf>,
     /// How the operator switches the backend.
     pub actuation: Actuation,
+    /// Which story the scene tells after the offload.
+    pub scenario: Scenario,
+}
+
+/// What happens on the Pi after the offload, and how the policy judges the return.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scenario {
+    /// The load drops ([`RAMP`]); the policy returns when the Pi's own load (`pi_load`) is low
+    /// again, the trial after the return holds; then the slow disk under the host plane's etcd.
+    #[default]
+    Recover,
+    /// The load stays high ([`SUSTAINED_RAMP`]); the policy has no Pi-side recovery signal (its
+    /// recoverWhen mirrors the fps and latency rules, which describe the Jetson while offloaded),
+    /// so every return is a trial that fails (ReturnFailed), the hold before the next one doubles
+    /// and the workload stays on the Jetson most of the time.
+    Sustained,
+}
+
+impl Scenario {
+    /// The load ramp of the Pi in this scenario.
+    pub fn ramp(self) -> &'static str {
+        match self {
+            Self::Recover => RAMP,
+            Self::Sustained => SUSTAINED_RAMP,
+        }
+    }
 }
 
 /// The two ways the scene can switch the backend.
@@ -53,32 +86,53 @@ pub enum Actuation {
 }
 
 /// One sample of the scene, once per second.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Sample {
     pub t: f64,
     pub fps: f64,
     pub latency: f64,
+    /// The Pi-side load the detector exports (`pi_load`), whichever agent runs inference.
+    pub pi_load: f64,
+    /// The agent the detector talks to (`raspberrypi`, `jetson-agx-orin`; empty: none answers).
     pub agent: String,
     /// The policy's `status.phase` (`Local`, `Offloaded`, ...; empty before the first status).
     pub phase: String,
+    /// The policy's `status.activeTarget` (the backend's name).
+    pub target: String,
+    /// A trial return is running.
+    pub in_trial: bool,
+    /// Failed trial returns in a row (`status.trial.failed`).
+    pub failed_trials: i32,
 }
 
 /// What happened, with times in seconds since the workload started.
 #[derive(Debug, Default)]
 pub struct Report {
+    pub scenario: Scenario,
     pub continuum_start: f64,
     pub samples: Vec<Sample>,
     pub events: Vec<(f64, String)>,
     pub offloaded_at: Option<f64>,
     pub realtime_at: Option<f64>,
     pub recovered_at: Option<f64>,
+    /// When the trial after the return to the Pi held (Recover).
+    pub trial_held_at: Option<f64>,
+    /// When each trial return failed and the workload went back to the Jetson (Sustained).
+    pub failed_trials_at: Vec<f64>,
+    /// The hold before the next return after each failed trial, as status showed it (`15s`,
+    /// `30s`, ...).
+    pub holds: Vec<String>,
     pub slow_disk_after: Option<f64>,
     pub slow_disk_message: String,
     pub replica_sets: usize,
     /// The Deployment's rollout revision (the Deployment controller counts each switch).
     pub revision: String,
-    /// The policy's `status.recentTransitions[*].to`, space-separated.
+    /// The policy's `status.recentTransitions[*].to` (backend names), space-separated.
     pub transitions: String,
+    /// The policy's `status.recentTransitions[*].reason`, space-separated.
+    pub reasons: String,
+    /// Seconds the detector spent on each agent, in order of first use.
+    pub time_on: Vec<(String, f64)>,
     /// UIDs of the detector's pods when it first ran and at the end (equal: no pod restarted).
     pub pod_at_start: String,
     pub pod_at_end: String,
@@ -120,8 +174,11 @@ impl EdgeScene {
 
 /// Namespace of the scene's objects on the edge cluster.
 pub const NS: &str = "vision";
-/// Load on the Pi over time (seconds since the detector started : load factor).
+/// Load on the Pi over time (seconds since the detector started : load factor): high from 16s,
+/// down again from 38s (Recover).
 pub const RAMP: &str = "0:1,8:1,16:4,38:4,42:1";
+/// The same rise, but the load stays at 4 for good: a ramp holds its last point (Sustained).
+pub const SUSTAINED_RAMP: &str = "0:1,8:1,16:4";
 
 /// Starts everything and plays the scene; the servers keep running in the returned value.
 pub fn run(opts: &Options) -> Result<(Report, EdgeScene)> {
@@ -145,7 +202,7 @@ pub fn run(opts: &Options) -> Result<(Report, EdgeScene)> {
     let pi = ProfileAgent::start(PI_NODE, 0.075, 0).map_err(io("starting the Pi's agent"))?;
     let jetson = ProfileAgent::start(JETSON_NODE, 0.025, 0).map_err(io("starting the Jetson's agent"))?;
     let source = endpoint_source(&edge, opts.actuation, &pi, &jetson);
-    let ramp = Ramp::parse(RAMP).map_err(Error::Ramp)?;
+    let ramp = Ramp::parse(opts.scenario.ramp()).map_err(Error::Ramp)?;
     let detector = Detector::start(source, ramp, 0).map_err(io("starting the detector"))?;
     let prometheus = Prometheus::start(&[&format!("127.0.0.1:{}/metrics", detector.port)], Duration::from_secs(1))?;
     let operator = operator::start(opts, &n, &host, &edge, &prometheus)?;
@@ -157,11 +214,12 @@ pub fn run(opts: &Options) -> Result<(Report, EdgeScene)> {
             etcd_metrics: &host.etcd_metrics_url,
         },
         opts.actuation,
+        opts.scenario,
     );
     edge.apply(&objects)?;
     n.say("applied the detector Deployment (on the Pi node), an OffloadPolicy and an EtcdHealth");
     let mut scene = EdgeScene { host, edge, prometheus, detector, pi, jetson, etcd_load: None, operator };
-    let report = play::play(&n, &mut scene, continuum_start, opts.actuation)?;
+    let report = play::play(&n, &mut scene, continuum_start, opts)?;
     if let Some(path) = &opts.svg {
         std::fs::write(path, svg(&report)).map_err(io("writing the SVG timeline"))?;
         n.say(&format!("timeline written to {}", path.display()));
