@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::actuation::Actuation;
-use super::status::OffloadPolicyStatus;
 use super::signals::{OffloadWhen, RecoverWhen, Signal};
+use super::status::OffloadPolicyStatus;
 use super::telemetry::Telemetry;
 use crate::rules;
 
@@ -35,11 +35,11 @@ use crate::rules;
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("self.signals.all(a, self.signals.filter(b, b.name == a.name).size() == 1)").message("signal names must be unique").field_path(".signals"),
-    validation = Rule::new(OFFLOAD_REFS).message("offloadWhen names a signal that spec.signals does not declare").field_path(".offloadWhen"),
-    validation = Rule::new(RECOVER_REFS).message("recoverWhen names a signal that spec.signals does not declare").field_path(".recoverWhen"),
+    validation = Rule::new(signal_refs("self.offloadWhen")).message("offloadWhen names a signal that spec.signals does not declare").field_path(".offloadWhen"),
+    validation = Rule::new(format!("!has(self.recoverWhen) || ({})", signal_refs("self.recoverWhen"))).message("recoverWhen names a signal that spec.signals does not declare").field_path(".recoverWhen"),
     validation = Rule::new("!has(self.telemetry.prometheus) || self.signals.all(s, has(s.query))").message("with telemetry.prometheus every signal needs a PromQL query").field_path(".signals"),
     validation = Rule::new("!has(self.telemetry.scrape) || self.signals.all(s, has(s.metric))").message("with telemetry.scrape every signal needs a metric name").field_path(".signals"),
-    validation = Rule::new(HYSTERESIS).message("a recoverWhen line must be stricter than the offloadWhen line of the same signal (above at least its below, below at most its above), or the policy switches back and forth").field_path(".recoverWhen"),
+    validation = Rule::new(hysteresis()).message("a recoverWhen line must be stricter than the offloadWhen line of the same signal (above at least its below, below at most its above), or the policy switches back and forth").field_path(".recoverWhen"),
     validation = Rule::new("!has(self.actuation.service) || !has(self.actuation.service.offloadSelector) || size(self.backends.offload) == 1").message("service mode with selectors has one offloadSelector, so it takes exactly one offload backend; remove the selectors (the operator then owns the EndpointSlice) to rank several").field_path(".backends.offload")
 )]
 pub struct OffloadPolicySpec {
@@ -86,6 +86,7 @@ pub struct OffloadPolicySpec {
     /// healthy offload backend, regardless of telemetry (the offload backends' health is still
     /// probed and reported). Default: unset (automatic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::field_doc_wins)]
     pub pin: Option<BackendName>,
     /// What deleting the policy does to the workload: Restore switches it back to the local
     /// backend first (and removes a managed OverridePolicy); Keep leaves it on the backend it is
@@ -204,26 +205,26 @@ pub enum BackendName {
     Offload,
 }
 
-/// The offload rules as one CEL list, whichever of `any` and `all` is set.
-macro_rules! offs {
-    () => {
-        "(has(self.offloadWhen.any) ? self.offloadWhen.any : (has(self.offloadWhen.all) ? self.offloadWhen.all : []))"
-    };
+/// `check` of each of `when`'s rule lists that is set. CEL cannot pick `any` or `all` with `?:`:
+/// the API server types them as two different lists, so each rule is written out for both.
+fn each_list(when: &str, check: &dyn Fn(&str) -> String) -> String {
+    ["any", "all"].map(|list| format!("(!has({when}.{list}) || {})", check(&format!("{when}.{list}")))).join(" && ")
 }
-/// The recovery rules as one CEL list (empty when recoverWhen or both lists are unset).
-macro_rules! recs {
-    () => {
-        "(!has(self.recoverWhen) ? [] : (has(self.recoverWhen.any) ? self.recoverWhen.any : (has(self.recoverWhen.all) ? self.recoverWhen.all : [])))"
-    };
+
+/// Every rule of `when` (`self.offloadWhen` or `self.recoverWhen`) names a declared signal.
+fn signal_refs(when: &str) -> String {
+    each_list(when, &|list| format!("{list}.all(r, self.signals.exists(s, s.name == r.signal))"))
 }
-const OFFLOAD_REFS: &str = concat!(offs!(), ".all(r, self.signals.exists(s, s.name == r.signal))");
-const RECOVER_REFS: &str = concat!(recs!(), ".all(r, self.signals.exists(s, s.name == r.signal))");
-const HYSTERESIS: &str = concat!(
-    recs!(),
-    ".all(r, ",
-    offs!(),
-    ".all(o, o.signal != r.signal || ((!has(r.above) || !has(o.below) || r.above >= o.below) && (!has(r.below) || !has(o.above) || r.below <= o.above))))"
-);
+
+/// No recovery line of a signal is on the offload side of that signal's offload line.
+fn hysteresis() -> String {
+    let stricter = "o.signal != r.signal || ((!has(r.above) || !has(o.below) || r.above >= o.below) \
+        && (!has(r.below) || !has(o.above) || r.below <= o.above))";
+    let rules = each_list("self.recoverWhen", &|rec| {
+        each_list("self.offloadWhen", &|off| format!("{rec}.all(r, {off}.all(o, {stricter}))"))
+    });
+    format!("!has(self.recoverWhen) || ({rules})")
+}
 
 /// Whether decisions are carried out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -20,9 +20,11 @@ pub struct OffloadPolicyStatus {
     pub observed_generation: Option<i64>,
     /// Local, Offloaded, Pinned, Suspended or Degraded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::field_doc_wins)]
     pub phase: Option<Phase>,
     /// Whether the workload is pointed at the local backend or an offload backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::field_doc_wins)]
     pub active_backend: Option<BackendName>,
     /// Name of the backend the workload is pointed at, for example `local` or `jetson`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
