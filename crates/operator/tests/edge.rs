@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use continuum_demo::scene::{self, Options};
+use continuum_demo::scene::{self, Options, Scenario};
 use continuum_testenv::edge::JETSON_NODE;
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_continuum-operator");
@@ -25,6 +25,7 @@ fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_i
         narrate: false,
         svg: Some(svg.clone()),
         actuation: scene::Actuation::Env,
+        scenario: Scenario::Recover,
     };
     let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
     for (t, e) in &report.events {
@@ -51,8 +52,10 @@ fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_i
     assert_eq!(report.replica_sets, 2, "ReplicaSets");
     assert_eq!(report.member_env, running_pi_endpoint(&running), "the Deployment does not point at the Pi again");
     assert!(report.slow_disk_message.contains("etcd member etcd-0 has a slow disk"), "{}", report.slow_disk_message);
-    // Exactly the two switches of the scene: no flapping.
-    assert_eq!(report.transitions, "Offload Local", "switches recorded by the policy");
+    // Exactly the two switches of the scene: no flapping; the return judged on the Pi's load.
+    assert_eq!(report.transitions, "jetson-agx-orin raspberrypi", "switches recorded by the policy");
+    assert_eq!(report.reasons, "OffloadRuleHeld Recovered", "why the policy switched");
+    assert!(report.trial_held_at.is_some(), "the trial after the return did not hold");
     // Whenever the policy said Offloaded, the detector was on the Jetson, except while the
     // rollout to it was in flight: a new ReplicaSet, a scheduled pod and KWOK's readiness take a
     // moment, longer on a loaded machine. The bound is generous but not open-ended.
@@ -88,10 +91,9 @@ fn on_pi_while_offloaded(samples: &[scene::Sample], grace: f64) -> Vec<(f64, Str
 fn the_rollout_in_flight_is_allowed_but_a_late_pi_sample_is_not() {
     let at = |t: f64, phase: &str, agent: &str| scene::Sample {
         t,
-        fps: 0.0,
-        latency: 0.0,
         agent: agent.into(),
         phase: phase.into(),
+        ..Default::default()
     };
     let in_flight = [
         at(0.0, "Local", "raspberrypi"),
@@ -117,16 +119,73 @@ fn running_pi_endpoint(r: &scene::EdgeScene) -> String {
 fn through_a_service_the_switch_needs_no_new_pod() {
     let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let opts =
-        Options { operator: OPERATOR.into(), repo, narrate: false, svg: None, actuation: scene::Actuation::Service };
+    let opts = Options {
+        operator: OPERATOR.into(),
+        repo,
+        narrate: false,
+        svg: None,
+        actuation: scene::Actuation::Service,
+        scenario: Scenario::Recover,
+    };
     let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
     for (t, e) in &report.events {
         eprintln!("{t:6.1}s {e}");
     }
-    assert_eq!(report.transitions, "Offload Local", "switches recorded by the policy");
+    assert_eq!(report.transitions, "jetson-agx-orin raspberrypi", "switches recorded by the policy");
     assert_eq!(report.revision, "1", "the Deployment rolled out");
     assert!(!report.pod_at_start.is_empty());
     assert_eq!(report.pod_at_end, report.pod_at_start, "the detector's pod was replaced");
     let selector = running.backend_selector();
     assert_eq!(selector.get("node").map(String::as_str), Some("raspberrypi"));
+}
+
+/// A sustained overload with no Pi-side recovery signal: every return is a trial that fails, the
+/// hold before the next one doubles, and the detector spends most of the scene on the Jetson.
+#[test]
+fn a_sustained_overload_keeps_the_detector_on_the_jetson_with_failed_trials_backing_off() {
+    let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let opts = Options {
+        operator: OPERATOR.into(),
+        repo,
+        narrate: false,
+        svg: None,
+        actuation: scene::Actuation::Env,
+        scenario: Scenario::Sustained,
+    };
+    let (report, _running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
+    for (t, e) in &report.events {
+        eprintln!("{t:6.1}s {e}");
+    }
+    eprintln!(
+        "sustained: transitions [{}], reasons [{}], time on {:?}, failed trials at {:?}, holds {:?}",
+        report.transitions, report.reasons, report.time_on, report.failed_trials_at, report.holds
+    );
+    assert!(report.reasons.starts_with("OffloadRuleHeld"), "{}", report.reasons);
+    assert!(report.failed_trials_at.len() >= 2, "failed trials: {:?}", report.failed_trials_at);
+    assert!(report.reasons.matches("ReturnFailed").count() >= 2, "{}", report.reasons);
+    let holds: Vec<u64> = report.holds.iter().map(|h| span_seconds(h)).collect();
+    assert!(holds.windows(2).all(|w| w[1] > w[0]), "the hold does not grow: {:?}", report.holds);
+    let on = |agent: &str| report.time_on.iter().filter(|(a, _)| a == agent).map(|(_, t)| t).sum::<f64>();
+    let (jetson, pi) = (on(JETSON_NODE), on("raspberrypi"));
+    assert!(jetson > pi, "on the Jetson {jetson:.0}s, on the Pi {pi:.0}s");
+}
+
+/// `1m30s` -> 90.
+fn span_seconds(span: &str) -> u64 {
+    let (mut total, mut n) = (0, 0);
+    for c in span.chars() {
+        match c.to_digit(10) {
+            Some(d) => n = n * 10 + u64::from(d),
+            None => {
+                total += n * match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                n = 0;
+            }
+        }
+    }
+    total
 }
