@@ -137,7 +137,12 @@ fn degraded_condition(d: &Decision) -> OffloadCond {
         return Cond::new(Type::Degraded, true, Reason::Decision(DecisionReason::OffloadDegraded), d.message.clone());
     }
     if d.state.active.is_offload() {
-        Cond::new(Type::Degraded, false, Reason::PerformingWell, "The offload rules do not hold on the offload backend.")
+        Cond::new(
+            Type::Degraded,
+            false,
+            Reason::PerformingWell,
+            "The offload rules do not hold on the offload backend.",
+        )
     } else {
         Cond::new(Type::Degraded, false, Reason::NotOffloaded, "The workload runs on the local backend.")
     }
@@ -181,4 +186,50 @@ pub fn conditions(f: &Facts<'_>, actuated: OffloadCond, propagated: OffloadCond)
         degraded_condition(d),
         propagated,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use continuum_policy::offload::{Observation, RuleSet, Rules, Target, TargetHealth, Verify};
+
+    use super::*;
+
+    fn rules() -> Rules {
+        let t = |n: &str| Target { name: n.into(), endpoint: format!("tcp://{n}:8192") };
+        Rules {
+            signals: Vec::new(),
+            offload_when: RuleSet { all: false, rules: Vec::new(), for_ms: 0 },
+            recover_when: RuleSet { all: true, rules: Vec::new(), for_ms: 0 },
+            verify: Verify { for_ms: 0, backoff_initial_ms: 1, backoff_max_ms: 1 },
+            interval_ms: 1000,
+            cooldown_ms: 0,
+            max_switches_per_hour: 1,
+            max_sample_age_ms: 1000,
+            on_no_data: Default::default(),
+            dry_run: false,
+            suspend: false,
+            pin: None,
+            local: t("pi"),
+            offload: vec![t("jetson"), t("cloud")],
+        }
+    }
+
+    fn health(targets: [TargetHealth; 2]) -> (bool, &'static str, String) {
+        let c = target_condition(&rules(), &Observation { targets: targets.to_vec(), ..Default::default() });
+        (c.is_true(), c.reason.as_str(), c.message)
+    }
+
+    #[test]
+    fn the_target_condition_is_false_only_when_no_offload_backend_can_be_used() {
+        use TargetHealth::*;
+        let dead = || Unhealthy("refused".into());
+        assert_eq!(health([Healthy, Healthy]).1, "Reachable");
+        assert_eq!(health([Unchecked, Unchecked]).1, "NotProbed");
+        let (ok, reason, msg) = health([dead(), Healthy]);
+        assert_eq!((ok, reason), (true, "SomeUnreachable"));
+        assert!(msg.contains("jetson: refused"), "{msg}");
+        let (ok, reason, msg) = health([dead(), dead()]);
+        assert_eq!((ok, reason), (false, "Unreachable"));
+        assert!(msg.contains("jetson: refused; cloud: refused"), "{msg}");
+    }
 }

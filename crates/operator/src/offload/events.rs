@@ -10,7 +10,8 @@ use crate::kit::conditions::{self, Label, Status};
 use crate::kit::events::Note;
 
 /// Whether a decision reason of the Ready condition deserves an Event of its own (the others are
-/// either a switch, reported as such, or routine).
+/// either a switch, reported as such, routine, or reported by a condition of their own, like
+/// OffloadDegraded by Degraded).
 fn notable(r: DecisionReason) -> bool {
     use DecisionReason::*;
     matches!(
@@ -23,7 +24,6 @@ fn notable(r: DecisionReason) -> bool {
             | TelemetryUnavailable
             | BackoffActive
             | TrialPassed
-            | OffloadDegraded
     )
 }
 
