@@ -133,7 +133,11 @@ fn degraded_fps_offloads_to_the_healthy_agent_and_recovery_switches_back() -> ki
         "{table:?}"
     );
     let last = offloaded.status.and_then(|s| s.last_transition?.message).unwrap_or_default();
-    assert!(last.starts_with("fps 4.0 < 10 for ") && last.ends_with(&format!(": offload to jetson ({jetson})")), "{last}");
+    assert!(
+        last.starts_with("fps 4.0 < 10 and latency 300ms > 150ms for ")
+            && last.ends_with(&format!(": offload to jetson ({jetson})")),
+        "{last}"
+    );
     let managed = v.deployments.get("detector")?.metadata.managed_fields.unwrap_or_default();
     assert!(managed.iter().any(|m| m.manager.as_deref() == Some("continuum-operator")), "{managed:?}");
 
@@ -193,7 +197,10 @@ fn dry_run_only_reports_and_a_prometheus_outage_is_held_and_explained() -> kit::
     )?;
     assert_eq!(v.env(RPC)?, Some(s.pi.endpoint()), "DryRun patched the Deployment");
     let ready = condition(&v.policies.get("detector")?, "Ready").map(|c| c.message).unwrap_or_default();
-    assert!(ready.starts_with("DryRun: would fps 4.0 < 10"), "{ready}");
+    assert!(
+        ready.starts_with(&format!("DryRun: would offload to jetson ({}): fps 4.0 < 10", s.jetson.endpoint())),
+        "{ready}"
+    );
 
     drop(prom);
     let held = v.wait_policy("TelemetryAvailable False", Duration::from_secs(20), |p| {
@@ -234,7 +241,7 @@ fn a_restarted_operator_resumes_the_sustain_window_from_status() -> kit::Result<
         restarted.elapsed()
     );
     let first = v.policies.get("detector")?.status.and_then(|s| s.last_transition?.message).unwrap_or_default();
-    assert!(first.starts_with("fps 4.0 < 10 for 1"), "{first} (violating since {since:?})");
+    assert!(first.starts_with("fps 4.0 < 10 and latency 300ms > 150ms for 1"), "{first} (violating since {since:?})");
     Ok(())
 }
 

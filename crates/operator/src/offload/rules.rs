@@ -1,9 +1,7 @@
 //! The decision rules of a policy, from its spec.
 
 use continuum_api::offload::{self as api, Mode, OffloadPolicySpec, OnNoData};
-use continuum_policy::offload::{
-    Bound, NoData, RuleSet, Rules, Side, SignalDef, Target, Threshold, Unit, Verify,
-};
+use continuum_policy::offload::{Bound, NoData, RuleSet, Rules, Side, SignalDef, Target, Threshold, Unit, Verify};
 
 use crate::clock::millis;
 

@@ -78,7 +78,8 @@ pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, Actua
         let port = sl.ports.as_ref()?.first()?.port?;
         Some(format!("tcp://{}:{port}", if address.contains(':') { format!("[{address}]") } else { address }))
     });
-    let backend = value.as_deref().and_then(|v| t.backend_where(|endpoint| host_port(endpoint).ok() == host_port(v).ok()));
+    let backend =
+        value.as_deref().and_then(|v| t.backend_where(|endpoint| host_port(endpoint).ok() == host_port(v).ok()));
     Ok(Reading { object, value, backend })
 }
 
