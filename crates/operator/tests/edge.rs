@@ -19,14 +19,7 @@ fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_i
     let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let svg = std::env::temp_dir().join(format!("continuum-edge-{}.svg", std::process::id()));
-    let opts = Options {
-        operator: OPERATOR.into(),
-        repo,
-        narrate: false,
-        svg: Some(svg.clone()),
-        actuation: scene::Actuation::Env,
-        scenario: Scenario::Recover,
-    };
+    let opts = Options { svg: Some(svg.clone()), ..options(repo, scene::Actuation::Env, Scenario::Recover) };
     let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
     for (t, e) in &report.events {
         eprintln!("{t:6.1}s {e}");
@@ -64,6 +57,11 @@ fn the_pi_falls_behind_the_jetson_takes_over_the_pi_comes_back_and_a_slow_disk_i
     let picture = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{e}"));
     assert!(picture.contains("<polyline") && picture.contains("OFFLOADED"), "timeline SVG incomplete");
     let _ = std::fs::remove_file(svg);
+}
+
+/// The scene's options: quiet, no picture.
+fn options(repo: std::path::PathBuf, actuation: scene::Actuation, scenario: Scenario) -> Options {
+    Options { operator: OPERATOR.into(), repo, narrate: false, svg: None, actuation, scenario }
 }
 
 /// How long after the policy turned Offloaded the detector may still run on the Pi.
@@ -119,14 +117,7 @@ fn running_pi_endpoint(r: &scene::EdgeScene) -> String {
 fn through_a_service_the_switch_needs_no_new_pod() {
     let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let opts = Options {
-        operator: OPERATOR.into(),
-        repo,
-        narrate: false,
-        svg: None,
-        actuation: scene::Actuation::Service,
-        scenario: Scenario::Recover,
-    };
+    let opts = options(repo, scene::Actuation::Service, Scenario::Recover);
     let (report, running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
     for (t, e) in &report.events {
         eprintln!("{t:6.1}s {e}");
@@ -145,14 +136,7 @@ fn through_a_service_the_switch_needs_no_new_pod() {
 fn a_sustained_overload_keeps_the_detector_on_the_jetson_with_failed_trials_backing_off() {
     let _one = ONE_SCENE.lock().unwrap_or_else(|p| p.into_inner());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let opts = Options {
-        operator: OPERATOR.into(),
-        repo,
-        narrate: false,
-        svg: None,
-        actuation: scene::Actuation::Env,
-        scenario: Scenario::Sustained,
-    };
+    let opts = options(repo, scene::Actuation::Env, Scenario::Sustained);
     let (report, _running) = scene::run(&opts).unwrap_or_else(|e| panic!("the scene failed: {e}"));
     for (t, e) in &report.events {
         eprintln!("{t:6.1}s {e}");

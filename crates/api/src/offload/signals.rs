@@ -198,25 +198,26 @@ impl Default for Backoff {
     }
 }
 
+/// The set list and whether all of its rules must hold (`all`) or any one (`any`).
+fn pick<'a>(any: &'a Option<Vec<Threshold>>, all: &'a Option<Vec<Threshold>>) -> Option<(&'a [Threshold], bool)> {
+    match (any, all) {
+        (_, Some(all)) => Some((all, true)),
+        (Some(any), None) => Some((any, false)),
+        (None, None) => None,
+    }
+}
+
 impl OffloadWhen {
     /// The rules and whether all of them must hold (`all`) or any one (`any`).
     pub fn rules(&self) -> (&[Threshold], bool) {
-        match (&self.any, &self.all) {
-            (_, Some(all)) => (all, true),
-            (Some(any), None) => (any, false),
-            (None, None) => (&[], false),
-        }
+        pick(&self.any, &self.all).unwrap_or((&[], false))
     }
 }
 
 impl RecoverWhen {
     /// The rules and whether all of them must hold; `None` when neither list is set.
     pub fn rules(&self) -> Option<(&[Threshold], bool)> {
-        match (&self.any, &self.all) {
-            (_, Some(all)) => Some((all, true)),
-            (Some(any), None) => Some((any, false)),
-            (None, None) => None,
-        }
+        pick(&self.any, &self.all)
     }
 }
 
