@@ -144,9 +144,14 @@ fn degraded_fps_offloads_to_the_healthy_agent_and_recovery_switches_back() -> ki
     // Recover: back to the Pi's agent.
     s.exporter.set(25.0, 0.04);
     v.wait_env("switch back to the Pi agent", Duration::from_secs(20), &pi)?;
-    let events = v.events.list("involvedObject.kind=OffloadPolicy")?;
-    let reasons: Vec<String> = events.into_iter().filter_map(|e| e.reason).collect();
-    assert!(reasons.iter().any(|r| r == "Offloaded") && reasons.iter().any(|r| r == "Recovered"), "{reasons:?}");
+    // The Events follow the write (after the status): wait for them rather than race them.
+    let reasons = || -> kit::Result<Vec<String>> {
+        let events = v.events.list("involvedObject.kind=OffloadPolicy")?;
+        Ok(events.into_iter().filter_map(|e| e.reason).collect())
+    };
+    wait::until_value("the Offloaded and Recovered Events", Duration::from_secs(10), reasons, |r| {
+        r.iter().any(|r| r == "Offloaded") && r.iter().any(|r| r == "Recovered")
+    })?;
 
     // A dead offload agent is never switched to, and the condition says why.
     s.jetson.close();

@@ -52,6 +52,9 @@ fn degraded_is_news_when_it_turns_true_and_quiet_while_false() {
     let bad = Cond::new(Type::Degraded, true, Reason::Decision(DecisionReason::OffloadDegraded), "fps 4 < 10 on cloud");
     let notes = select(&decision(DecisionReason::OffloadDegraded), None, &[bad], &[stored(&fine)]);
     assert_eq!(notes.iter().map(|n| (n.reason, n.warning)).collect::<Vec<_>>(), [("OffloadDegraded", true)]);
+    let offloaded_and_well = Cond::new(Type::Degraded, false, Reason::PerformingWell, "well");
+    let notes = select(&decision(DecisionReason::Steady), None, &[offloaded_and_well], &[stored(&fine)]);
+    assert!(notes.is_empty(), "a move between good reasons is no news");
 }
 
 #[test]
