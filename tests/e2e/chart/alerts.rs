@@ -73,6 +73,21 @@ tests:
         alertname: ContinuumOffloadFlapping
         exp_alerts:
           - exp_labels: {severity: warning, namespace: edge, policy: detector}
+  - name: degraded fires once an offloaded policy stays degraded
+    interval: 1m
+    input_series:
+      - series: 'continuum_offload_degraded{namespace="edge",policy="detector"}'
+        values: '0x5 1x20'
+      - series: 'continuum_offload_degraded{namespace="edge",policy="calm"}'
+        values: '0x5 1x5 0x15'
+    alert_rule_test:
+      - eval_time: 12m
+        alertname: ContinuumOffloadDegraded
+        exp_alerts: []
+      - eval_time: 20m
+        alertname: ContinuumOffloadDegraded
+        exp_alerts:
+          - exp_labels: {severity: warning, namespace: edge, policy: detector}
   - name: no leader, then no operator
     interval: 1m
     input_series:
