@@ -159,7 +159,7 @@ fn alert_rules_pass_promtool_and_fire_only_when_they_should() {
     scratch.write("rules.yaml", &yaml(spec));
     let out = promtool(&["check", "rules", "rules.yaml"], &scratch.0);
     ok(&out, "promtool check rules");
-    assert!(stdout(&out).contains("SUCCESS: 5 rules found"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("SUCCESS: 6 rules found"), "{}", stdout(&out));
 
     scratch.write("rules-test.yaml", &yaml(&for_unit_tests(spec)));
     scratch.write("tests.yaml", RULE_TESTS);
