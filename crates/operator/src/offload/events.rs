@@ -67,10 +67,10 @@ pub fn select(d: &Decision, switched: Option<&Transition>, conds: &[OffloadCond]
         // A condition's first appearance is news only when it is bad (and a plain Deployment
         // not being a Karmada template is not bad); Degraded moving between its good reasons
         // (local, offloaded and well) is not news either.
-        let still_fine = c.now.type_ == Type::Degraded && good(&c.now) && c.before.is_some_and(|b| b.status == "False");
-        let quiet = (c.before.is_none() && good(&c.now)) || still_fine;
+        let still_fine = c.now.type_ == Type::Degraded && good(c.now) && c.before.is_some_and(|b| b.status == "False");
+        let quiet = (c.before.is_none() && good(c.now)) || still_fine;
         if notable && !quiet {
-            let warning = !good(&c.now);
+            let warning = !good(c.now);
             notes.push(Note::new(warning, c.now.reason.as_str(), c.now.message.clone(), "Evaluate"));
         }
     }

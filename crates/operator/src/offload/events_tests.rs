@@ -48,7 +48,7 @@ fn a_switch_is_named_by_what_moved_it_and_a_failed_trial_is_a_warning() {
 #[test]
 fn degraded_is_news_when_it_turns_true_and_quiet_while_false() {
     let fine = Cond::new(Type::Degraded, false, Reason::NotOffloaded, "local");
-    assert!(select(&decision(DecisionReason::Steady), None, &[fine.clone()], &[]).is_empty());
+    assert!(select(&decision(DecisionReason::Steady), None, std::slice::from_ref(&fine), &[]).is_empty());
     let bad = Cond::new(Type::Degraded, true, Reason::Decision(DecisionReason::OffloadDegraded), "fps 4 < 10 on cloud");
     let notes = select(&decision(DecisionReason::OffloadDegraded), None, &[bad], &[stored(&fine)]);
     assert_eq!(notes.iter().map(|n| (n.reason, n.warning)).collect::<Vec<_>>(), [("OffloadDegraded", true)]);
