@@ -25,27 +25,45 @@ impl Fetchers {
 }
 
 /// At most one evaluation per object per interval: the controllers' own status writes (and watched
-/// objects) wake them too, and those wake-ups must not add scrapes or queries.
+/// objects) wake them too, and those wake-ups must not add scrapes or queries, nor move the
+/// evaluation the controller planned.
 #[derive(Debug, Default)]
-pub struct Pacer(Mutex<HashMap<String, (Instant, Option<i64>)>>);
+pub struct Pacer(Mutex<HashMap<String, Run>>);
+
+/// The last evaluation of an object: when it started, for which generation, and when the next is
+/// planned (`None`: one interval after the start).
+#[derive(Debug)]
+struct Run {
+    at: Instant,
+    generation: Option<i64>,
+    next: Option<Instant>,
+}
 
 impl Pacer {
     /// How long to wait before evaluating `key` again, or `None` to evaluate now (and record it).
     /// A new spec generation always evaluates at once. Evaluations closer than 0.45 of an
-    /// interval are held (a burst of watch events), so a controller may align its own requeues
-    /// anywhere from half an interval on.
+    /// interval are held (a burst of watch events) until the planned one, so a controller may
+    /// align its own requeues anywhere from half an interval on.
     pub async fn wait(&self, key: &str, generation: Option<i64>, interval: Duration) -> Option<Duration> {
         let mut runs = self.0.lock().await;
         // Deleted objects are never reconciled again: forget what has not run for an hour.
-        runs.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(3600));
-        if let Some((at, seen)) = runs.get(key)
-            && *seen == generation
-            && at.elapsed() < interval.mul_f64(0.45)
+        runs.retain(|_, r| r.at.elapsed() < Duration::from_secs(3600));
+        if let Some(r) = runs.get(key)
+            && r.generation == generation
+            && r.at.elapsed() < interval.mul_f64(0.45)
         {
-            return Some(interval - at.elapsed());
+            let planned = r.next.unwrap_or(r.at + interval);
+            return Some(planned.saturating_duration_since(Instant::now()).max(Duration::from_millis(10)));
         }
-        runs.insert(key.to_owned(), (Instant::now(), generation));
+        runs.insert(key.to_owned(), Run { at: Instant::now(), generation, next: None });
         None
+    }
+
+    /// Records that the next evaluation of `key` is planned `after` from now.
+    pub async fn plan(&self, key: &str, after: Duration) {
+        if let Some(r) = self.0.lock().await.get_mut(key) {
+            r.next = Some(Instant::now() + after);
+        }
     }
 }
 
@@ -62,5 +80,15 @@ mod tests {
         assert!(wait.is_some_and(|w| w > Duration::from_secs(50)), "{wait:?}");
         assert_eq!(p.wait("ns/b", Some(1), interval).await, None, "other objects are not held");
         assert_eq!(p.wait("ns/a", Some(2), interval).await, None, "a new generation runs at once");
+    }
+
+    #[tokio::test]
+    async fn a_held_wake_up_waits_for_the_planned_evaluation_not_one_interval() {
+        let p = Pacer::default();
+        let interval = Duration::from_secs(60);
+        assert_eq!(p.wait("ns/a", Some(1), interval).await, None);
+        p.plan("ns/a", Duration::from_secs(80)).await;
+        let wait = p.wait("ns/a", Some(1), interval).await;
+        assert!(wait.is_some_and(|w| w > Duration::from_secs(70) && w <= Duration::from_secs(80)), "{wait:?}");
     }
 }

@@ -104,6 +104,17 @@ async fn finalize(obj: &OffloadPolicy, ctx: &Ctx) -> Result<Action, kit::Error> 
     Ok(Action::await_change())
 }
 
+/// The target Deployment, if it exists, and where Karmada propagates it.
+async fn dereference(
+    ctx: &Ctx,
+    ns: &str,
+    target: &str,
+) -> (Option<Deployment>, (Option<Propagation>, conditions::OffloadCond)) {
+    let deployment = Api::<Deployment>::namespaced(ctx.client(), ns).get_opt(target).await.ok().flatten();
+    let propagation = karmada::propagation(&ctx.client(), ns, deployment.as_ref()).await;
+    (deployment, propagation)
+}
+
 /// The newest sample time among the signals whose freshness is known.
 fn newest_sample(seen: &observe::Observed) -> Option<i64> {
     let checked = |i: &usize| matches!(seen.freshness.get(*i), Some(observe::Freshness::Checked));
@@ -123,8 +134,8 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     }
     let (r, now) = (rules(spec), crate::clock::now_ms());
     let target = &spec.target_ref.name;
-    let deployment = Api::<Deployment>::namespaced(ctx.client(), &ns).get_opt(target).await.ok().flatten();
-    let (propagation, propagated) = karmada::propagation(&ctx.client(), &ns, deployment.as_ref()).await;
+    let ((deployment, (propagation, propagated)), seen) =
+        tokio::join!(dereference(&ctx, &ns, target), observed(&ctx, &obj, now));
     let clusters = propagation.as_ref().map(cluster_names).unwrap_or_default();
     let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec, rules: &r, clusters };
     let current = actuate::read(&t).await;
@@ -135,12 +146,6 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
         },
         ..State::default()
     });
-    let key = format!("{ns}/{name}/{}", obj.metadata.uid.as_deref().unwrap_or_default());
-    let (mut seen, targets) = tokio::join!(
-        observe::observe(&ctx, &key, &ns, &spec.telemetry, &spec.signals, now),
-        observe::probe_all(&spec.backends.offload)
-    );
-    seen.observation.targets = targets;
     let d = decide(&r, &prev, &seen.observation, now);
     let act = actuate::carry_out(&t, &prev, &d, now, current.ok()).await;
     let facts = conditions::Facts {
@@ -168,6 +173,28 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     kit::events::publish(&ctx, &*obj, notes).await;
     report::record(&ctx.rt.metrics, &ns, &name, &r, &seen, &d, &act);
     ctx.rt.metrics.offload.evaluated(started.elapsed());
-    let newest = spec.telemetry.prometheus.as_ref().and(newest_sample(&seen));
-    Ok(Action::requeue(pace::next_delay(interval, newest, crate::clock::now_ms())))
+    Ok(Action::requeue(plan_next(&ctx, &obj, &seen).await))
+}
+
+/// The telemetry and the offload agents' health, read at the same time as the target (neither
+/// waits for the other).
+async fn observed(ctx: &Ctx, obj: &OffloadPolicy, now: i64) -> observe::Observed {
+    let (ns, spec) = (obj.namespace().unwrap_or_default(), &obj.spec);
+    let key = format!("{ns}/{}/{}", obj.name_any(), obj.metadata.uid.as_deref().unwrap_or_default());
+    let (mut seen, targets) = tokio::join!(
+        observe::observe(ctx, &key, &ns, &spec.telemetry, &spec.signals, now),
+        observe::probe_all(&spec.backends.offload)
+    );
+    seen.observation.targets = targets;
+    seen
+}
+
+/// When to evaluate next (aligned on the source's samples, see `pace`), recorded in the pacer.
+async fn plan_next(ctx: &Ctx, obj: &OffloadPolicy, seen: &observe::Observed) -> Duration {
+    let t = &obj.spec.telemetry;
+    let newest = t.prometheus.as_ref().and(newest_sample(seen));
+    let next = pace::next_delay(Duration::from(t.interval), newest, crate::clock::now_ms());
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    ctx.pacer.plan(&key, next).await;
+    next
 }
