@@ -61,8 +61,8 @@ impl Bed {
         self.policies.get("detector")
     }
 
-    /// Events of the policy with this reason, as (type, occurrences, message): repeats of one
-    /// reason are one Event with a series count (the first occurrence's message stays).
+    /// Events of the policy with this reason, as (type, occurrences, message): a repeat with the
+    /// same message is counted on its Event's series, a new message is an Event of its own.
     fn events(&self, reason: &str) -> kit::Result<Vec<(String, i32, String)>> {
         let events = self.events.list(&format!("reason={reason},involvedObject.kind=OffloadPolicy"))?;
         let seen = |e: Event| {
@@ -230,6 +230,10 @@ fn under_sustained_overload_failed_trial_returns_back_off_and_the_workload_stays
     assert!(share >= 0.9, "on the Jetson only {:.1}% of the time", share * 100.0);
     assert_eq!(failed.iter().map(|e| e.1 as usize).sum::<usize>(), returns, "{failed:?}");
     assert!(failed.iter().all(|(kind, ..)| kind == "Warning"), "{failed:?}");
+    for n in 1..=returns {
+        let own = format!("({n} failed in a row)");
+        assert!(failed.iter().any(|e| e.2.contains(&own)), "no ReturnFailed Event says {own}: {failed:?}");
+    }
     Ok(())
 }
 

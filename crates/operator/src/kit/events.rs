@@ -1,9 +1,65 @@
 //! Events, published only while this replica leads.
+//!
+//! kube's `Recorder` folds a repeat of the same reason about the same object into the first
+//! Event's series, keeping the first message: a second failed trial would read "waits at least
+//! 40s (1 failed in a row)" for ever. So a repeat with the same message is counted on the Event
+//! it repeats, and a new message gets an Event of its own.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use kube::Resource;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use tokio::sync::Mutex;
 
 use super::Context;
+
+/// How long a (object, reason) keeps its recorder: kube's own series window is shorter.
+const KEEP: Duration = Duration::from_secs(3600);
+
+/// One kube `Recorder` per object and reason, renewed whenever the message changes.
+pub struct Recorders {
+    client: kube::Client,
+    reporter: Reporter,
+    by_reason: Mutex<HashMap<(String, &'static str), Last>>,
+}
+
+/// The last message published for an object and reason, and the recorder that counts its
+/// repeats.
+struct Last {
+    message: String,
+    recorder: Recorder,
+    at: Instant,
+}
+
+impl std::fmt::Debug for Recorders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorders").field("reporter", &self.reporter).finish_non_exhaustive()
+    }
+}
+
+impl Recorders {
+    pub fn new(client: kube::Client, reporter: Reporter) -> Self {
+        Self { client, reporter, by_reason: Mutex::default() }
+    }
+
+    /// The recorder for `message`: the one that published it last (a repeat), or a new one.
+    async fn for_message(&self, object: String, reason: &'static str, message: &str) -> Recorder {
+        let mut map = self.by_reason.lock().await;
+        map.retain(|_, last| last.at.elapsed() < KEEP);
+        let last = map.entry((object, reason)).or_insert_with(|| Last {
+            message: String::new(),
+            recorder: Recorder::new(self.client.clone(), self.reporter.clone()),
+            at: Instant::now(),
+        });
+        if last.message != message {
+            last.message = message.to_owned();
+            last.recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+        }
+        last.at = Instant::now();
+        last.recorder.clone()
+    }
+}
 
 /// Longest Event note (the API refuses notes over 1 kB).
 const MAX_NOTE: usize = 1000;
@@ -39,7 +95,12 @@ where
             secondary: None,
         };
         let sent = match ctx.rt.may_write("events") {
-            Ok(()) => ctx.recorder.publish(&event, &reference).await.map_err(|e| e.to_string()),
+            Ok(()) => {
+                let object = reference.uid.clone().or_else(|| reference.name.clone()).unwrap_or_default();
+                let note = event.note.as_deref().unwrap_or_default();
+                let recorder = ctx.recorder.for_message(object, n.reason, note).await;
+                recorder.publish(&event, &reference).await.map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         if let Err(err) = sent {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{Lookup, Store};
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
@@ -47,7 +47,7 @@ const RETRY: Duration = Duration::from_secs(10);
 /// the controller's own state `S`.
 pub struct Context<S> {
     pub rt: Runtime,
-    pub recorder: Recorder,
+    pub recorder: events::Recorders,
     pub fetchers: Fetchers,
     pub pacer: Pacer,
     pub state: S,
@@ -62,7 +62,7 @@ impl<S: Debug> Debug for Context<S> {
 impl<S> Context<S> {
     pub fn new(rt: Runtime, state: S) -> Self {
         let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
-        let recorder = Recorder::new(rt.control.clone(), reporter);
+        let recorder = events::Recorders::new(rt.control.clone(), reporter);
         Self { rt, recorder, fetchers: Fetchers::default(), pacer: Pacer::default(), state }
     }
 
