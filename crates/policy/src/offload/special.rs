@@ -18,7 +18,7 @@ fn dead_list(ctx: &Ctx<'_>) -> String {
 
 /// An offload is wanted but no offload agent is reachable: stay, Degraded.
 pub(super) fn no_target(ctx: &Ctx<'_>, s: State, text: &str) -> Decision {
-    let msg = format!("{text}: would offload, but no offload backend is reachable ({})", dead_list(ctx));
+    let msg = format!("{text}: would offload, but no offload backend is reachable ({}): not switching", dead_list(ctx));
     let blocked = Move::Blocked { wanted: Backend::Offload(0), gate: Gate::TargetUnhealthy };
     ctx.done(s, blocked, Phase::Degraded, Reason::TargetUnhealthy, msg, true)
 }

@@ -42,7 +42,11 @@ fn first_dies_second_dies_first_comes_back() {
     }
     let d = last.unwrap_or_else(|| panic!("no decision"));
     assert_eq!((d.cause, d.phase), (Reason::TargetUnhealthy, Phase::Degraded));
-    assert!(d.message.ends_with("no offload backend is reachable (jetson: refused; cloud: timeout)"), "{}", d.message);
+    assert!(
+        d.message.ends_with("no offload backend is reachable (jetson: refused; cloud: timeout): not switching"),
+        "{}",
+        d.message
+    );
     // The Jetson comes back: the next offload goes to it, the first in the list.
     let now = T0 + 60 * S;
     let o = with_health(obs(5.0, 0.3, 0.9, now), [TargetHealth::Healthy, dead("timeout")]);
