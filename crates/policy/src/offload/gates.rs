@@ -68,8 +68,8 @@ fn hold(ctx: &Ctx<'_>, s: &State, to: Backend, why: &str, act: &str, forced: boo
     if let Some(&last) = s.recent_switches_ms.last()
         && now - last < r.cooldown_ms
     {
-        let left = span_ms(r.cooldown_ms - (now - last));
-        let message = format!("{why}: would {act}, held by the cooldown for another {left}");
+        let until = crate::format::rfc3339(last + r.cooldown_ms);
+        let message = format!("{why}: would {act}, held by the cooldown until {until}");
         return Some((Gate::Cooldown, Reason::CooldownActive, message));
     }
     if s.recent_switches_ms.len() >= r.max_switches_per_hour {

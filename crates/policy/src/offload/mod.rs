@@ -24,6 +24,7 @@ mod tests_trial;
 pub use reason::Reason;
 pub use types::*;
 
+use crate::format::rfc3339;
 use gates::{Why, switch};
 use text::{Ctx, span_ms};
 
@@ -61,8 +62,8 @@ fn unusable(r: &Rules, o: &Observation, now: i64) -> Option<String> {
                 None => format!("no {name} sample (empty result or NaN)"),
             }),
             (Some(_), Some(t)) if now - t > r.max_sample_age_ms => why.push(format!(
-                "the newest {name} sample is {} old (maxSampleAge {})",
-                span_ms(now - t),
+                "the newest {name} sample is from {}, older than maxSampleAge {}",
+                rfc3339(t),
                 span_ms(r.max_sample_age_ms)
             )),
             _ => {}
@@ -125,16 +126,12 @@ fn on_local(ctx: &Ctx<'_>, mut s: State, at: i64) -> Decision {
                 s.trial_until_ms = None;
                 s.failed_trials = 0;
                 s.next_return_ms = None;
-                let msg =
-                    format!("{}: the return held for verify.for; staying on {}", ctx.observed(), r.describe(s.active));
+                let msg = format!("the return held for verify.for; staying on {}", r.describe(s.active));
                 return ctx.done(s, Move::Stay, Phase::Local, Reason::TrialPassed, msg, true);
             }
             None => {
-                let msg = format!(
-                    "{}: trial return, any offload rule violation in the next {} offloads again at once",
-                    ctx.observed(),
-                    span_ms(until - now)
-                );
+                let msg =
+                    format!("trial return: any offload rule violation until {} offloads again at once", rfc3339(until));
                 return ctx.done(s, Move::Stay, Phase::Local, Reason::Verifying, msg, true);
             }
             // The trial ended unverified (a gap ate it): judged as any other violation.
@@ -154,8 +151,11 @@ fn violating(ctx: &Ctx<'_>, mut s: State, held: String, at: i64) -> Decision {
     let since = *s.violating_since_ms.get_or_insert(at);
     let lasted = at - since;
     if lasted < r.offload_when.for_ms {
-        let msg =
-            format!("{held} since {}; offloads once that lasts {}", span_ms(lasted), span_ms(r.offload_when.for_ms));
+        let msg = format!(
+            "{held} since {}; offloads once that has lasted {}",
+            rfc3339(since),
+            span_ms(r.offload_when.for_ms)
+        );
         return ctx.done(s, Move::Stay, Phase::Local, Reason::Violating, msg, true);
     }
     let Some(to) = r.first_healthy(ctx.o, None) else {
@@ -169,7 +169,11 @@ fn steady(ctx: &Ctx<'_>, mut s: State) -> Decision {
     s.violating_since_ms = None;
     s.healthy_since_ms = None;
     let phase = if s.active.is_offload() { Phase::Offloaded } else { Phase::Local };
-    let msg = format!("{}: staying on {}", ctx.observed(), ctx.r.describe(s.active));
+    // No values here: they are in `status.observed`, and a message that moved with every sample
+    // would make every evaluation a status write.
+    let rules =
+        if s.active.is_offload() { "neither the recovery nor the offload rules hold" } else { "no offload rule holds" };
+    let msg = format!("{rules}: staying on {}", ctx.r.describe(s.active));
     ctx.done(s, Move::Stay, phase, Reason::Steady, msg, true)
 }
 
@@ -215,8 +219,8 @@ fn recovering(ctx: &Ctx<'_>, mut s: State, held: String, at: i64) -> Decision {
     let lasted = at - since;
     if lasted < r.recover_when.for_ms {
         let msg = format!(
-            "{held} since {}; returns to local once that lasts {}",
-            span_ms(lasted),
+            "{held} since {}; returns to local once that has lasted {}",
+            rfc3339(since),
             span_ms(r.recover_when.for_ms)
         );
         return ctx.done(s, Move::Stay, Phase::Offloaded, Reason::Recovering, msg, true);
@@ -225,9 +229,9 @@ fn recovering(ctx: &Ctx<'_>, mut s: State, held: String, at: i64) -> Decision {
         && next > now
     {
         let msg = format!(
-            "{held} for {}, but the return is held for another {} (hold {} after {} failed trial returns)",
-            span_ms(lasted),
-            span_ms(next - now),
+            "{held} for {}, but the return is held until {} (hold {} after {} failed trial returns)",
+            span_ms(r.recover_when.for_ms),
+            rfc3339(next),
             span_ms(s.hold_ms(&r.verify)),
             s.failed_trials
         );

@@ -4,6 +4,7 @@
 use super::gates::{Why, switch};
 use super::text::{Ctx, span_ms};
 use super::{Backend, Decision, Gate, Move, NoData, Phase, Reason, Side, State, TargetHealth};
+use crate::format::rfc3339;
 
 /// `jetson: TCP connect …: refused; cloud: …`, the reasons no offload agent can be used.
 fn dead_list(ctx: &Ctx<'_>) -> String {
@@ -51,8 +52,8 @@ pub(super) fn degraded(ctx: &Ctx<'_>, mut s: State, i: usize, held: String, at: 
     let lasted = at - since;
     if lasted < r.offload_when.for_ms {
         let msg = format!(
-            "{held} on {here} since {}; degraded there once that lasts {}",
-            span_ms(lasted),
+            "{held} on {here} since {}; degraded there once that has lasted {}",
+            rfc3339(since),
             span_ms(r.offload_when.for_ms)
         );
         return ctx.done(s, Move::Stay, Phase::Offloaded, Reason::Violating, msg, true);
@@ -79,7 +80,7 @@ pub(super) fn no_data(ctx: &Ctx<'_>, mut s: State, why: String) -> Decision {
         s.violating_since_ms = None;
         s.healthy_since_ms = None;
     }
-    let gone = format!("no usable telemetry for {} ({why})", span_ms(lasted));
+    let gone = format!("no usable telemetry since {} ({why})", rfc3339(since));
     let wanted = match r.on_no_data {
         NoData::Hold => None,
         NoData::Local => Some(Side::Local),

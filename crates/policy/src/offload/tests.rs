@@ -102,10 +102,27 @@ fn offloads_after_sustained_low_fps_and_says_why_in_one_sentence() {
     let ds = run(&rules(), State::default(), T0, &[BAD; 5]);
     assert_eq!(switches(&ds), vec![(3, Backend::Offload(0))]);
     assert_eq!(ds[0].cause, Reason::Violating);
-    assert_eq!(ds[0].message, "fps 6.2 < 10 since 0s; offloads once that lasts 30s");
+    assert_eq!(ds[0].message, "fps 6.2 < 10 since 2026-11-25T09:46:40Z; offloads once that has lasted 30s");
     assert_eq!(ds[3].cause, Reason::OffloadRuleHeld);
     assert_eq!(ds[3].message, "fps 6.2 < 10 for 30s: offload to jetson (tcp://jetson-agent:8192)");
     assert_eq!((ds[3].phase, ds[3].state.active), (Phase::Offloaded, Backend::Offload(0)));
+}
+
+#[test]
+fn an_unchanged_situation_gives_the_same_message_every_evaluation() {
+    // Status is written only when it changes: no running counter may be in a message.
+    let ds = run(&rules(), State::default(), T0, &[BAD; 3]);
+    assert_eq!((ds[1].cause, &ds[1].message), (ds[2].cause, &ds[2].message), "violating, building up");
+    let ds = run(&rules(), State::default(), T0, &[GOOD, GOOD, GOOD]);
+    assert_eq!((ds[1].cause, &ds[1].message), (Reason::Steady, &ds[2].message), "steady");
+    assert_eq!(ds[2].message, "no offload rule holds: staying on local (tcp://pi-agent:8192)");
+    let stale = |at: i64| {
+        let mut o = obs(6.0, 0.1, 0.9, at);
+        o.signals[LAT].sample_time_ms = Some(T0);
+        decide(&rules(), &State { no_data_since_ms: Some(T0), ..State::default() }, &o, at)
+    };
+    let (a, b) = (stale(T0 + 90 * S), stale(T0 + 100 * S));
+    assert_eq!((a.cause, &a.message), (Reason::TelemetryUnavailable, &b.message), "no data");
 }
 
 #[test]
@@ -154,7 +171,11 @@ fn stale_samples_count_as_no_data_and_say_how_old_they_are() {
     o.signals[LAT].sample_time_ms = Some(now - 75 * S);
     let d = decide(&r, &State::default(), &o, now);
     assert_eq!((d.cause, d.telemetry_ok, d.phase), (Reason::TelemetryUnavailable, false, Phase::Degraded));
-    assert!(d.message.contains("the newest latency sample is 1m15s old (maxSampleAge 1m)"), "{}", d.message);
+    assert!(
+        d.message.contains("the newest latency sample is from 2026-11-25T09:46:55Z, older than maxSampleAge 1m"),
+        "{}",
+        d.message
+    );
     // A signal no rule compares may be stale or missing without blocking anything.
     let mut o = obs(6.0, 0.1, 0.9, now);
     o.signals[CPU] = Reading { value: None, sample_time_ms: None, error: Some("no series".into()) };
@@ -239,7 +260,8 @@ fn on_no_data_local_and_offload_use_their_own_reason() {
     let d = last.unwrap_or_else(|| panic!("no decision"));
     assert_eq!((d.cause, d.state.active), (Reason::NoDataFallback, Backend::Local));
     assert!(
-        d.message.starts_with("no usable telemetry for 30s (timeout); onNoData Local: go back to local"),
+        d.message
+            .starts_with("no usable telemetry since 2026-11-25T09:46:40Z (timeout); onNoData Local: go back to local"),
         "{}",
         d.message
     );
@@ -251,7 +273,7 @@ fn cooldown_and_budget_hold_switches_with_the_time_left() {
     let recent = State { recent_switches_ms: vec![T0 - 20 * S], ..State::default() };
     let ds = run(&r, recent, T0, &[BAD; 4]);
     assert_eq!(ds[3].cause, Reason::CooldownActive);
-    assert!(ds[3].message.ends_with("held by the cooldown for another 1m10s"), "{}", ds[3].message);
+    assert!(ds[3].message.ends_with("held by the cooldown until 2026-11-25T09:48:20Z"), "{}", ds[3].message);
     let spent = State { recent_switches_ms: (0..6).map(|k| T0 - (3000 - k * 300) * S).collect(), ..State::default() };
     let ds = run(&r, spent, T0, &[BAD; 4]);
     assert_eq!(ds[3].cause, Reason::SwitchBudgetExhausted);

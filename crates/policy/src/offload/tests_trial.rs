@@ -87,7 +87,11 @@ fn the_back_off_holds_a_return_and_says_until_when() {
     let d = decide(&r, &s, &obs(30.0, 0.03, 0.3, later), later);
     assert_eq!(d.cause, Reason::BackoffActive);
     assert_eq!(d.action, Move::Blocked { wanted: Backend::Local, gate: Gate::Backoff });
-    assert!(d.message.contains("held for another 8m10s (hold 10m after 2 failed trial returns)"), "{}", d.message);
+    assert!(
+        d.message.contains("held until 2026-11-25T09:57:10Z (hold 10m after 2 failed trial returns)"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]

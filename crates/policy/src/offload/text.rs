@@ -78,18 +78,6 @@ impl Ctx<'_> {
         let ok = if set.all { held.len() == set.rules.len() } else { !held.is_empty() };
         (ok && !set.rules.is_empty()).then(|| held.join(" and "))
     }
-
-    /// Every signal's value: `fps 14.0, latency 80ms`.
-    pub fn observed(&self) -> String {
-        let parts: Vec<String> = self
-            .r
-            .signals
-            .iter()
-            .enumerate()
-            .filter_map(|(i, def)| value(self.o, i).map(|v| format!("{} {}", def.name, show(def.unit, v))))
-            .collect();
-        if parts.is_empty() { "no signal".into() } else { parts.join(", ") }
-    }
 }
 
 #[cfg(test)]
