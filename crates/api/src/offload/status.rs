@@ -119,16 +119,15 @@ pub struct Observed {
 pub struct ObservedSignal {
     /// Name of the signal in `spec.signals`.
     pub name: String,
-    /// The value, in the signal's unit (unset when it could not be read).
+    /// The value, in the signal's unit (unset when it could not be read). Status is written only
+    /// when something in it changed: a value that moved less than 5% since it was written stays
+    /// as it was (the live value and its freshness are the operator's `continuum_offload_signal`
+    /// metric; a stale sample is named in the TelemetryAvailable condition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// The value for people, for example `212ms` or `97%`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Time of the newest sample behind the value, from the telemetry source (unset when the
-    /// source does not say; see `freshness`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sample_time: Option<Time>,
     /// How the sample's age is known: `Checked`, or why it cannot be checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<String>,

@@ -52,7 +52,12 @@ pub struct OffloadMetrics {
     /// PromQL queries sent; handed to the query cache, which counts them.
     pub queries: Counter,
     pub evaluation: Histogram,
+    /// The signals each policy has series of, so a deleted policy's series can be removed.
+    series: std::sync::Mutex<std::collections::HashMap<PolicyLabels, std::collections::BTreeSet<String>>>,
 }
+
+/// Every `category` label value of `telemetry_errors`.
+const CATEGORIES: [&str; 4] = ["not_allowed", "timeout", "series", "unavailable"];
 
 impl OffloadMetrics {
     pub const PREFIX: &'static str = "offload";
@@ -67,6 +72,7 @@ impl OffloadMetrics {
             telemetry_errors: Family::default(),
             queries: Counter::default(),
             evaluation: Histogram::new(EVALUATION_BUCKETS),
+            series: Default::default(),
         };
         let r = registry.sub_registry_with_prefix(Self::PREFIX);
         r.register("switches", "Backend switches carried out, by direction", m.switches.clone());
@@ -89,22 +95,58 @@ impl OffloadMetrics {
         m
     }
 
-    /// The latest readings (`(signal, value)`) and where the workload runs; a signal that is
-    /// missing or not finite keeps its last value.
+    /// The latest readings (`(signal, value)`) and where the workload runs; a signal without a
+    /// usable value (missing, not finite, or older than `maxSampleAge`) has no series, so an
+    /// outage never shows its last value as if it were live.
     pub fn observed(&self, labels: &PolicyLabels, readings: &[(&str, Option<f64>)], active: Backend, degraded: bool) {
         for (signal, value) in readings {
-            if let Some(v) = value.filter(|v| v.is_finite()) {
-                let l = SignalLabels {
-                    namespace: labels.namespace.clone(),
-                    policy: labels.policy.clone(),
-                    signal: (*signal).to_owned(),
-                };
-                self.signals.get_or_create(&l).set(v);
+            let l = SignalLabels {
+                namespace: labels.namespace.clone(),
+                policy: labels.policy.clone(),
+                signal: (*signal).to_owned(),
+            };
+            match value.filter(|v| v.is_finite()) {
+                Some(v) => {
+                    self.signals.get_or_create(&l).set(v);
+                    if let Ok(mut series) = self.series.lock() {
+                        series.entry(labels.clone()).or_default().insert(l.signal);
+                    }
+                }
+                None => {
+                    self.signals.remove(&l);
+                }
             }
+        }
+        if let Ok(mut series) = self.series.lock() {
+            series.entry(labels.clone()).or_default();
         }
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
         self.offloaded.get_or_create(labels).set(flag(active.is_offload()));
         self.degraded.get_or_create(labels).set(flag(degraded));
+    }
+
+    /// Removes every series of a deleted policy.
+    pub fn forget(&self, labels: &PolicyLabels) {
+        let signals = self.series.lock().ok().and_then(|mut s| s.remove(labels)).unwrap_or_default();
+        let (namespace, policy) = (labels.namespace.clone(), labels.policy.clone());
+        for signal in signals {
+            self.signals.remove(&SignalLabels { namespace: namespace.clone(), policy: policy.clone(), signal });
+        }
+        for to in ["local", "offload"] {
+            self.switches.remove(&SwitchLabels { namespace: namespace.clone(), policy: policy.clone(), to: to.into() });
+        }
+        for category in CATEGORIES {
+            let l = CategoryLabels { namespace: namespace.clone(), policy: policy.clone(), category: category.into() };
+            self.telemetry_errors.remove(&l);
+        }
+        self.offloaded.remove(labels);
+        self.degraded.remove(labels);
+        self.failed_trials.remove(labels);
+    }
+
+    /// The policies that have series.
+    pub fn known(&self) -> Vec<PolicyLabels> {
+        self.series.lock().map(|s| s.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// A trial return failed.

@@ -114,12 +114,17 @@ fn leader_metrics_count_elections_but_not_unelected_leading() {
 }
 
 #[test]
-fn offload_metrics_keep_the_last_finite_reading_and_count_switches_by_direction() {
+fn offload_metrics_show_only_live_readings_and_count_switches_by_direction() {
     let mut r = registry();
     let o = OffloadMetrics::register(&mut r);
     let p = policy();
     o.observed(&p, &[("fps", Some(24.0)), ("latency", Some(0.04))], Backend::Local, false);
-    o.observed(&p, &[("fps", Some(f64::NAN)), ("latency", None)], Backend::Offload(1), true);
+    assert!(
+        samples(&encode(&r))
+            .contains(r#"continuum_offload_signal{namespace="edge",policy="detector",signal="fps"} 24.0"#)
+    );
+    // An outage (no value, NaN, or a stale sample the caller drops) removes the reading.
+    o.observed(&p, &[("fps", Some(f64::NAN)), ("latency", Some(0.04))], Backend::Offload(1), true);
     o.switched(&p, Backend::Offload(0));
     o.switched(&p, Backend::Local);
     o.switched(&p, Backend::Offload(1));
@@ -129,7 +134,6 @@ fn offload_metrics_keep_the_last_finite_reading_and_count_switches_by_direction(
     let page = encode(&r);
     let s = samples(&page);
     for line in [
-        r#"continuum_offload_signal{namespace="edge",policy="detector",signal="fps"} 24.0"#,
         r#"continuum_offload_signal{namespace="edge",policy="detector",signal="latency"} 0.04"#,
         r#"continuum_offload_offloaded{namespace="edge",policy="detector"} 1.0"#,
         r#"continuum_offload_degraded{namespace="edge",policy="detector"} 1.0"#,
@@ -144,6 +148,12 @@ fn offload_metrics_keep_the_last_finite_reading_and_count_switches_by_direction(
     ] {
         assert!(s.contains(line), "missing {line}:\n{page}");
     }
+    assert!(!page.contains(r#"signal="fps""#), "a reading lost in an outage stays shown:\n{page}");
+    // A deleted policy leaves no series behind.
+    o.forget(&p);
+    let page = encode(&r);
+    assert!(!page.contains(r#"policy="detector""#), "{page}");
+    assert!(o.known().is_empty());
 }
 
 #[test]

@@ -3,11 +3,12 @@
 
 use continuum_api::offload::{ClusterStatus, Propagation};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{ApiResource, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::{Api, Client, ResourceExt};
+use kube::ResourceExt;
+use kube::api::DynamicObject;
+use kube::runtime::reflector::ObjectRef;
 
 use super::conditions::{OffloadCond, Reason, Type};
+use super::stores::Stores;
 use crate::kit::conditions::Cond;
 
 const CLAIM_LABELS: [&str; 2] =
@@ -51,8 +52,8 @@ fn describe(c: &[ClusterStatus]) -> String {
     parts.join(", ")
 }
 
-/// The propagation status and the `Propagated` condition.
-pub async fn propagation(client: &Client, ns: &str, d: Option<&Deployment>) -> (Option<Propagation>, OffloadCond) {
+/// The propagation status and the `Propagated` condition, from the watched ResourceBindings.
+pub fn propagation(stores: &Stores, ns: &str, d: Option<&Deployment>) -> (Option<Propagation>, OffloadCond) {
     let not = |reason, msg: String| (None, Cond::new(Type::Propagated, false, reason, msg));
     let Some(d) = d else {
         return not(Reason::TargetMissing, "The target Deployment does not exist.".into());
@@ -62,11 +63,15 @@ pub async fn propagation(client: &Client, ns: &str, d: Option<&Deployment>) -> (
             format!("Deployment {} is not claimed by a Karmada PropagationPolicy: it runs where it is.", d.name_any());
         return not(Reason::NotAResourceTemplate, msg);
     }
-    let gvk = GroupVersionKind::gvk("work.karmada.io", "v1alpha2", "ResourceBinding");
-    let bindings: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk));
+    let Some(bindings) = stores.bindings.as_ref() else {
+        return not(
+            Reason::KarmadaNotInstalled,
+            "The template is labelled for Karmada but this API server serves no ResourceBindings.".into(),
+        );
+    };
     let name = format!("{}-deployment", d.name_any()).to_lowercase();
-    match bindings.get_opt(&name).await {
-        Ok(Some(b)) => {
+    match bindings.get(&ObjectRef::new_with(&name, super::stores::binding_resource()).within(ns)) {
+        Some(b) => {
             let c = clusters(&b);
             let msg = if c.is_empty() {
                 format!("ResourceBinding {name} has no cluster status yet.")
@@ -77,13 +82,6 @@ pub async fn propagation(client: &Client, ns: &str, d: Option<&Deployment>) -> (
             let reason = if healthy { Reason::AllClustersHealthy } else { Reason::NotAllClustersHealthy };
             (Some(Propagation { clusters: c }), Cond::new(Type::Propagated, healthy, reason, msg))
         }
-        Ok(None) => {
-            not(Reason::BindingNotFound, format!("Karmada has no ResourceBinding {name} for this template yet."))
-        }
-        Err(kube::Error::Api(e)) if e.code == 404 => not(
-            Reason::KarmadaNotInstalled,
-            "The template is labelled for Karmada but this API server serves no ResourceBindings.".into(),
-        ),
-        Err(e) => not(Reason::BindingUnreadable, format!("Reading ResourceBinding {name} failed: {e}.")),
+        None => not(Reason::BindingNotFound, format!("Karmada has no ResourceBinding {name} for this template yet.")),
     }
 }

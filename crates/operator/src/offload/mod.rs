@@ -8,24 +8,27 @@ mod events;
 mod karmada;
 mod observe;
 mod pace;
+mod prune;
 mod report;
 mod rules;
 mod status;
+mod stores;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use continuum_api::OffloadPolicy;
 use continuum_api::offload::{Mode, OnDelete, Propagation};
-use continuum_policy::offload::{Backend, State, decide};
-use k8s_openapi::api::apps::v1::Deployment;
+use continuum_policy::offload::{Backend, Decision, Rules, State, decide};
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::runtime::Controller;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
-use kube::{Api, ResourceExt};
+use kube::runtime::reflector::Store;
 
 use crate::kit::events::Note;
 use crate::kit::{self, Context, Runtime, finalizer};
+use crate::secrets::SecretCache;
 pub use rules::rules;
 
 /// Finalizer that lets a deleted policy restore the local backend first (`onDelete: Restore`).
@@ -34,27 +37,37 @@ pub const FINALIZER: &str = "continuum.dev/restore-backend";
 /// How long a failed restore waits before it is tried again.
 const RESTORE_RETRY: Duration = Duration::from_secs(10);
 
-type Ctx = Context<observe::QueryCache>;
-
-pub async fn run(rt: Runtime, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
-    let cache = observe::QueryCache::new(rt.metrics.offload.queries.clone());
-    let ctx = Arc::new(Context::new(rt, cache));
-    let deployments = Api::<Deployment>::all(ctx.client());
-    let wire = move |c: Controller<OffloadPolicy>, store: Store<OffloadPolicy>| {
-        c.watches(deployments, watcher::Config::default(), move |d: Deployment| policies_of(&store, &d))
-    };
-    kit::run(ctx, shutdown, wire, reconcile).await;
+/// What every evaluation shares: the watched objects, and the telemetry, Secrets and probe
+/// results policies asking the same thing share.
+#[derive(Debug)]
+pub struct Shared {
+    pub queries: observe::QueryCache,
+    pub secrets: SecretCache,
+    pub probes: observe::Probes,
+    pub stores: stores::Stores,
 }
 
-/// The policies that target `d`.
-fn policies_of(store: &Store<OffloadPolicy>, d: &Deployment) -> Vec<ObjectRef<OffloadPolicy>> {
-    let (ns, name) = (d.namespace(), d.name_any());
-    store
-        .state()
-        .iter()
-        .filter(|p| p.namespace() == ns && p.spec.target_ref.name == name)
-        .map(|p| ObjectRef::from_obj(&**p))
-        .collect()
+type Ctx = Context<Shared>;
+
+pub async fn run(rt: Runtime, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let queries = observe::QueryCache::new(rt.metrics.offload.queries.clone());
+    let (stores, changed) = stores::Stores::start(&rt.control).await;
+    let shared = Shared { queries, secrets: SecretCache::default(), probes: observe::Probes::default(), stores };
+    let ctx = Arc::new(Context::new(rt, shared));
+    tracing::info!("waiting for the watched Deployments, Services, EndpointSlices, ConfigMaps and Karmada objects");
+    if !ctx.state.stores.synced().await {
+        tracing::error!("a watch of the objects policies read ended before its first list");
+        return;
+    }
+    let woken = ctx.clone();
+    let wire = move |c: Controller<OffloadPolicy>, store: Store<OffloadPolicy>| {
+        tokio::spawn(prune::run(woken.clone(), store));
+        let index = woken.clone();
+        c.watches_stream(changed.map(Ok), move |d| {
+            index.state.stores.targets().of(&d.namespace().unwrap_or_default(), &d.name_any())
+        })
+    };
+    kit::run(ctx, shutdown, wire, reconcile).await;
 }
 
 async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit::Error> {
@@ -64,8 +77,6 @@ async fn reconcile(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit
         }
         return finalize(&obj, &ctx).await;
     }
-    // Added before the first switch, so a deletion can always be undone.
-    finalizer::ensure(&ctx, &*obj, FINALIZER).await?;
     evaluate(obj, ctx).await
 }
 
@@ -79,7 +90,8 @@ async fn finalize(obj: &OffloadPolicy, ctx: &Ctx) -> Result<Action, kit::Error> 
     let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
     let r = rules(&obj.spec);
     let clusters = obj.status.as_ref().and_then(|s| s.propagation.as_ref()).map(cluster_names).unwrap_or_default();
-    let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec: &obj.spec, rules: &r, clusters };
+    let stores = &ctx.state.stores;
+    let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec: &obj.spec, rules: &r, stores, clusters };
     let note = match obj.spec.on_delete {
         _ if obj.spec.mode == Mode::DryRun => {
             Note::new(false, "Kept", "Deleted in DryRun mode: the workload was never changed.", "Delete")
@@ -101,18 +113,8 @@ async fn finalize(obj: &OffloadPolicy, ctx: &Ctx) -> Result<Action, kit::Error> 
     };
     kit::events::publish(ctx, obj, vec![note]).await;
     finalizer::remove(ctx, obj, FINALIZER).await?;
+    prune::forget(ctx, &ns, &name);
     Ok(Action::await_change())
-}
-
-/// The target Deployment, if it exists, and where Karmada propagates it.
-async fn dereference(
-    ctx: &Ctx,
-    ns: &str,
-    target: &str,
-) -> (Option<Deployment>, (Option<Propagation>, conditions::OffloadCond)) {
-    let deployment = Api::<Deployment>::namespaced(ctx.client(), ns).get_opt(target).await.ok().flatten();
-    let propagation = karmada::propagation(&ctx.client(), ns, deployment.as_ref()).await;
-    (deployment, propagation)
 }
 
 /// The newest sample time among the signals whose freshness is known.
@@ -122,8 +124,16 @@ fn newest_sample(seen: &observe::Observed) -> Option<i64> {
     (0..signals.len()).filter(checked).filter_map(|i| signals[i].sample_time_ms).max()
 }
 
+/// Whether the policy must hold its finalizer before this evaluation's actuation: only a policy
+/// that puts (or keeps) the workload on an offload backend has something to restore on deletion,
+/// so the many policies that never switch cost no finalizer write.
+fn needs_finalizer(spec: &continuum_api::OffloadPolicySpec, r: &Rules, d: &Decision) -> bool {
+    !(r.dry_run || r.suspend) && spec.on_delete == OnDelete::Restore && d.state.active.is_offload()
+}
+
 /// One evaluation: dereference (target, current backend, persisted state), observe, decide,
-/// actuate, report.
+/// actuate, report. Everything but the telemetry comes from watches; status is written only when
+/// it changed.
 async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit::Error> {
     let started = Instant::now();
     let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
@@ -132,21 +142,24 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
     if let Some(wait) = ctx.pacer.wait(&format!("{ns}/{name}"), obj.metadata.generation, interval).await {
         return Ok(Action::requeue(wait));
     }
-    let (r, now) = (rules(spec), crate::clock::now_ms());
+    let (r, now, stores) = (rules(spec), crate::clock::now_ms(), &ctx.state.stores);
     let target = &spec.target_ref.name;
-    let ((deployment, (propagation, propagated)), seen) =
-        tokio::join!(dereference(&ctx, &ns, target), observed(&ctx, &obj, now));
+    stores.targets().set(&ns, &name, target);
+    let deployment = stores.deployment(&ns, target);
+    let (propagation, propagated) = karmada::propagation(stores, &ns, deployment.as_deref());
+    let seen = observed(&ctx, &obj, now).await;
     let clusters = propagation.as_ref().map(cluster_names).unwrap_or_default();
-    let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec, rules: &r, clusters };
-    let current = actuate::read(&t).await;
+    let t = actuate::Target { rt: &ctx.rt, ns: &ns, policy: &name, spec, rules: &r, stores, clusters };
+    let current = actuate::read(&t);
     let prev = status::state_of(obj.status.as_ref(), &r).unwrap_or_else(|| State {
-        active: match &current {
-            Ok(reading) => reading.backend.unwrap_or(Backend::Local),
-            _ => Backend::Local,
-        },
+        active: current.as_ref().ok().and_then(|c| c.backend).unwrap_or(Backend::Local),
         ..State::default()
     });
     let d = decide(&r, &prev, &seen.observation, now);
+    if needs_finalizer(spec, &r, &d) {
+        // Added before the first switch, so a deletion can always be undone.
+        finalizer::ensure(&ctx, &*obj, FINALIZER).await?;
+    }
     let act = actuate::carry_out(&t, &prev, &d, now, current.ok()).await;
     let facts = conditions::Facts {
         target,
@@ -169,32 +182,38 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
         propagation,
         actuation: act.actuation.clone(),
     };
-    kit::status::apply(&ctx, &*obj, &status::build(&obj, &out, now)).await?;
+    let new_status = status::build(&obj, &out, now);
+    if obj.status.as_ref() != Some(&new_status) {
+        kit::status::apply(&ctx, &*obj, &new_status).await?;
+    }
     kit::events::publish(&ctx, &*obj, notes).await;
-    report::record(&ctx.rt.metrics, &ns, &name, &r, &seen, &d, &act);
+    report::record(&ctx.rt.metrics, &ns, &name, &r, &seen, &d, &act, now);
     ctx.rt.metrics.offload.evaluated(started.elapsed());
     Ok(Action::requeue(plan_next(&ctx, &obj, &seen).await))
 }
 
-/// The telemetry and the offload agents' health, read at the same time as the target (neither
-/// waits for the other).
+/// The telemetry and the offload agents' health, read at the same time (neither waits for the
+/// other).
 async fn observed(ctx: &Ctx, obj: &OffloadPolicy, now: i64) -> observe::Observed {
     let (ns, spec) = (obj.namespace().unwrap_or_default(), &obj.spec);
     let key = format!("{ns}/{}/{}", obj.name_any(), obj.metadata.uid.as_deref().unwrap_or_default());
+    let fresh_for = observe::fresh_for(&spec.telemetry);
     let (mut seen, targets) = tokio::join!(
         observe::observe(ctx, &key, &ns, &spec.telemetry, &spec.signals, now),
-        observe::probe_all(&spec.backends.offload)
+        observe::probe_all(&ctx.state.probes, &spec.backends.offload, fresh_for)
     );
     seen.observation.targets = targets;
     seen
 }
 
-/// When to evaluate next (aligned on the source's samples, see `pace`), recorded in the pacer.
+/// When to evaluate next (aligned on the source's samples, see `pace`, and spread per policy so
+/// policies created together do not stay in lock-step), recorded in the pacer.
 async fn plan_next(ctx: &Ctx, obj: &OffloadPolicy, seen: &observe::Observed) -> Duration {
     let t = &obj.spec.telemetry;
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
     let newest = t.prometheus.as_ref().and(newest_sample(seen));
     let next = pace::next_delay(Duration::from(t.interval), newest, crate::clock::now_ms());
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let next = next + pace::spread(&key, Duration::from(t.interval), newest.is_some());
     ctx.pacer.plan(&key, next).await;
     next
 }

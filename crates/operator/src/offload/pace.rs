@@ -23,9 +23,32 @@ pub fn next_delay(interval: Duration, newest_sample_ms: Option<i64>, now_ms: i64
     Duration::from_millis((next - now_ms).max(0) as u64)
 }
 
+/// A per-policy offset added to the planned delay, so policies created (or started) together do
+/// not evaluate at the same instant for ever: up to 1/20 of the interval (at most 250 ms) after a
+/// sample the policy is aligned on, up to 1/10 of the interval otherwise. The same policy always
+/// gets the same offset, so its own cadence stays one interval.
+pub fn spread(key: &str, interval: Duration, aligned: bool) -> Duration {
+    let span = if aligned { (interval / 20).min(Duration::from_millis(250)) } else { interval / 10 };
+    let span_ms = span.as_millis().max(1) as u64;
+    // FNV-1a: stable across runs and processes (a restart keeps each policy's slot).
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    Duration::from_millis(hash % span_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policies_are_spread_over_a_slice_of_the_interval_each_always_in_its_own_place() {
+        let ten = Duration::from_secs(10);
+        let offsets: Vec<Duration> = (0..1000).map(|i| spread(&format!("ns/p-{i}"), ten, false)).collect();
+        assert!(offsets.iter().all(|d| *d < ten / 10));
+        let distinct: std::collections::HashSet<_> = offsets.iter().collect();
+        assert!(distinct.len() > 500, "1000 policies in {} slots", distinct.len());
+        assert_eq!(spread("ns/p-7", ten, false), offsets[7], "stable");
+        assert!((0..1000).all(|i| spread(&format!("ns/p-{i}"), ten, true) < Duration::from_millis(250)));
+    }
 
     const S: Duration = Duration::from_secs(1);
 

@@ -12,7 +12,9 @@ fn category(seen: &Observed) -> Option<&'static str> {
     seen.errors.iter().map(|e| e.category()).min_by_key(|c| ORDER.iter().position(|o| o == c))
 }
 
-pub fn record(m: &Metrics, ns: &str, name: &str, r: &Rules, seen: &Observed, d: &Decision, act: &Carried) {
+/// The metrics of one evaluation at `now` (ms).
+#[allow(clippy::too_many_arguments)]
+pub fn record(m: &Metrics, ns: &str, name: &str, r: &Rules, seen: &Observed, d: &Decision, act: &Carried, now: i64) {
     let labels = PolicyLabels { namespace: ns.into(), policy: name.into() };
     if let Some(category) = category(seen) {
         m.offload.telemetry_error(&labels, category);
@@ -21,7 +23,10 @@ pub fn record(m: &Metrics, ns: &str, name: &str, r: &Rules, seen: &Observed, d: 
         .signals
         .iter()
         .zip(&seen.observation.signals)
-        .map(|(def, reading)| (def.name.as_str(), reading.value))
+        .map(|(def, reading)| {
+            let fresh = reading.sample_time_ms.is_none_or(|t| now - t <= r.max_sample_age_ms);
+            (def.name.as_str(), reading.value.filter(|_| fresh && reading.error.is_none()))
+        })
         .collect();
     m.offload.observed(&labels, &readings, act.state.active, d.degraded);
     if act.switched.is_some() {

@@ -59,8 +59,22 @@ fn phase(p: Phase) -> ApiPhase {
     }
 }
 
-/// Every signal's latest reading, and the one-line summary `kubectl get` shows.
-pub fn observed(r: &Rules, seen: &Observed) -> ApiObserved {
+/// How far a value may move before status shows the new one: 5% of the larger of the two. Status
+/// is rewritten only when something in it changed, so values that wobble with every sample keep
+/// the one last written; the live value is the `continuum_offload_signal` metric.
+pub const MOVED: f64 = 0.05;
+
+/// Whether `new` moved meaningfully from the value status shows.
+fn moved(shown: Option<f64>, new: Option<f64>) -> bool {
+    match (shown, new) {
+        (Some(a), Some(b)) => (a - b).abs() > MOVED * a.abs().max(b.abs()),
+        (a, b) => a.is_some() != b.is_some(),
+    }
+}
+
+/// Every signal's latest reading, and the one-line summary `kubectl get` shows; a value within
+/// [`MOVED`] of the one `before` shows is kept as it was.
+pub fn observed(r: &Rules, seen: &Observed, before: Option<&ApiObserved>) -> ApiObserved {
     let mut summary = Vec::new();
     let signals = r
         .signals
@@ -68,21 +82,28 @@ pub fn observed(r: &Rules, seen: &Observed) -> ApiObserved {
         .enumerate()
         .map(|(i, def)| {
             let reading = seen.observation.signals.get(i).cloned().unwrap_or_default();
-            let value = reading.value.filter(|v| v.is_finite());
-            let shown = value.map(|v| text::show(def.unit, v));
-            summary.push(format!("{}={}", def.name, shown.as_deref().unwrap_or("?")));
+            let value = reading.value.filter(|v| v.is_finite()).map(|v| (v * 1000.0).round() / 1000.0);
             let freshness = seen.freshness.get(i).map(|f| match f {
                 Freshness::Checked => "Checked".to_owned(),
                 Freshness::Unchecked(why) => format!("Unchecked: {why}"),
             });
-            ObservedSignal {
+            let error = reading.error.or_else(|| seen.observation.error.clone());
+            let fresh = ObservedSignal {
                 name: def.name.clone(),
-                value: value.map(|v| (v * 1000.0).round() / 1000.0),
-                text: shown,
-                sample_time: reading.sample_time_ms.map(time),
+                value,
+                text: value.map(|v| text::show(def.unit, v)),
                 freshness,
-                error: reading.error.or_else(|| seen.observation.error.clone()),
-            }
+                error,
+            };
+            let old = before.and_then(|b| b.signals.iter().find(|s| s.name == def.name));
+            let shown = match old {
+                Some(o) if !moved(o.value, fresh.value) && o.freshness == fresh.freshness && o.error == fresh.error => {
+                    o.clone()
+                }
+                _ => fresh,
+            };
+            summary.push(format!("{}={}", def.name, shown.text.as_deref().unwrap_or("?")));
+            shown
         })
         .collect();
     ApiObserved { summary: summary.join(" "), signals }
@@ -133,7 +154,7 @@ pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPoli
         active_backend: Some(to_api(s.active)),
         active_target: Some(r.target(s.active).name.clone()),
         active_endpoint: Some(r.endpoint(s.active).to_owned()),
-        observed: Some(observed(r, out.seen)),
+        observed: Some(observed(r, out.seen, prev.observed.as_ref())),
         violating_since: s.violating_since_ms.map(time),
         healthy_since: s.healthy_since_ms.map(time),
         no_data_since: s.no_data_since_ms.map(time),
@@ -143,5 +164,19 @@ pub fn build(obj: &OffloadPolicy, out: &Outcome<'_>, now_ms: i64) -> OffloadPoli
         propagation: out.propagation.clone(),
         actuation: out.actuation.clone(),
         conditions: conditions::render(&out.conditions, &prev.conditions, generation, now_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_rewritten_only_when_it_moved_more_than_five_percent() {
+        assert!(!moved(Some(25.0), Some(24.0)), "4% is wobble");
+        assert!(moved(Some(25.0), Some(23.0)), "8% is a move");
+        assert!(!moved(Some(0.0), Some(0.0)));
+        assert!(moved(Some(0.0), Some(0.001)), "from zero any change moves");
+        assert!(moved(Some(1.0), None) && moved(None, Some(1.0)) && !moved(None, None));
     }
 }

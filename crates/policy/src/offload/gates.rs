@@ -1,7 +1,7 @@
 //! The gates between a wanted switch and a carried-out one: target health, cooldown, the hourly
 //! switch budget, then DryRun.
 
-use super::text::{Ctx, span_ms};
+use super::text::Ctx;
 use super::{Backend, Decision, Gate, Move, Phase, Reason, State};
 
 /// Why a switch is wanted: its reason and the evidence in words (`fps 4.0 < 10 for 30s`).

@@ -9,18 +9,25 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
-use super::{ActuationError, FIELD_MANAGER, Reading, Target, read_error, write_error};
+use kube::runtime::reflector::ObjectRef;
 
-pub async fn read(t: &Target<'_>, c: &ConfigMapActuation) -> Result<Reading, ActuationError> {
+use super::{ActuationError, FIELD_MANAGER, Reading, Target, write_error};
+
+/// The ConfigMap (from the watch) and what its key says.
+pub fn read(t: &Target<'_>, c: &ConfigMapActuation) -> Result<Reading, ActuationError> {
     let object = format!("ConfigMap {}", c.name);
-    let api: Api<ConfigMap> = Api::namespaced(t.client(), t.ns);
-    let cm = api.get(&c.name).await.map_err(read_error(&object))?;
-    let value = cm.data.and_then(|mut d| d.remove(&c.key)).map(|v| v.trim().to_owned());
-    let backend = value.as_deref().and_then(|v| t.backend_of(v));
-    Ok(Reading { object, value, backend })
+    let cm = t.stores.config_maps.get(&ObjectRef::new(&c.name).within(t.ns));
+    let cm = cm.ok_or_else(|| ActuationError::MissingTarget(object.clone()))?;
+    Ok(reading(t, c, &cm, object))
 }
 
-pub async fn write(t: &Target<'_>, c: &ConfigMapActuation, backend: Backend) -> Result<(), ActuationError> {
+fn reading(t: &Target<'_>, c: &ConfigMapActuation, cm: &ConfigMap, object: String) -> Reading {
+    let value = cm.data.as_ref().and_then(|d| d.get(&c.key)).map(|v| v.trim().to_owned());
+    let backend = value.as_deref().and_then(|v| t.backend_of(v));
+    Reading { object, value, backend }
+}
+
+pub async fn write(t: &Target<'_>, c: &ConfigMapActuation, backend: Backend) -> Result<Reading, ActuationError> {
     let object = format!("key {} of ConfigMap {}", c.key, c.name);
     let body = serde_json::json!({
         "apiVersion": "v1",
@@ -30,8 +37,9 @@ pub async fn write(t: &Target<'_>, c: &ConfigMapActuation, backend: Backend) -> 
     });
     t.rt.may_write("configmaps")?;
     let api: Api<ConfigMap> = Api::namespaced(t.client(), t.ns);
-    api.patch(&c.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+    let after = api
+        .patch(&c.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map_err(write_error(&object))
-        .map(drop)
+        .map_err(write_error(&object))?;
+    Ok(reading(t, c, &after, format!("ConfigMap {}", c.name)))
 }

@@ -7,7 +7,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
-use super::{ActuationError, FIELD_MANAGER, Reading, Target, read_error, write_error};
+use super::{ActuationError, FIELD_MANAGER, Reading, Target, write_error};
 
 fn env_value(d: &Deployment, container: &str, var: &str) -> Result<Option<String>, Vec<String>> {
     let containers = d.spec.template.spec.as_ref().map(|p| p.containers.clone()).unwrap_or_default();
@@ -17,12 +17,10 @@ fn env_value(d: &Deployment, container: &str, var: &str) -> Result<Option<String
     }
 }
 
-/// The target Deployment, or why it cannot be used.
-pub async fn deployment(t: &Target<'_>) -> Result<Deployment, ActuationError> {
+/// The target Deployment (from the watch), or why it cannot be used.
+pub fn deployment(t: &Target<'_>) -> Result<std::sync::Arc<Deployment>, ActuationError> {
     let name = &t.spec.target_ref.name;
-    let object = format!("Deployment {name}");
-    let api: Api<Deployment> = Api::namespaced(t.client(), t.ns);
-    api.get(name).await.map_err(read_error(&object))
+    t.stores.deployment(t.ns, name).ok_or_else(|| ActuationError::MissingTarget(format!("Deployment {name}")))
 }
 
 /// Index of `container` in the Deployment's pod template, or which containers there are.
@@ -35,10 +33,14 @@ pub fn container_index(d: &Deployment, container: &str) -> Result<usize, Actuati
     })
 }
 
-pub async fn read(t: &Target<'_>, e: &EnvActuation) -> Result<Reading, ActuationError> {
-    let d = deployment(t).await?;
+pub fn read(t: &Target<'_>, e: &EnvActuation) -> Result<Reading, ActuationError> {
+    reading(t, e, &*deployment(t)?)
+}
+
+/// What `d` says about the backend.
+fn reading(t: &Target<'_>, e: &EnvActuation, d: &Deployment) -> Result<Reading, ActuationError> {
     let name = &t.spec.target_ref.name;
-    let value = env_value(&d, &e.container, &e.name).map_err(|present| ActuationError::MissingContainer {
+    let value = env_value(d, &e.container, &e.name).map_err(|present| ActuationError::MissingContainer {
         deployment: name.clone(),
         container: e.container.clone(),
         present: present.join(", "),
@@ -47,7 +49,8 @@ pub async fn read(t: &Target<'_>, e: &EnvActuation) -> Result<Reading, Actuation
     Ok(Reading { object: format!("Deployment {name}"), value, backend })
 }
 
-pub async fn write(t: &Target<'_>, e: &EnvActuation, backend: Backend) -> Result<(), ActuationError> {
+/// Applies the variable; returns what the API server's answer (the object after the write) says.
+pub async fn write(t: &Target<'_>, e: &EnvActuation, backend: Backend) -> Result<Reading, ActuationError> {
     let name = &t.spec.target_ref.name;
     let value = t.rules.endpoint(backend);
     let body = serde_json::json!({
@@ -61,8 +64,9 @@ pub async fn write(t: &Target<'_>, e: &EnvActuation, backend: Backend) -> Result
     t.rt.may_write("deployments")?;
     let api: Api<Deployment> = Api::namespaced(t.client(), t.ns);
     let object = format!("{} of Deployment {name}", e.name);
-    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+    let after = api
+        .patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map_err(write_error(&object))
-        .map(drop)
+        .map_err(write_error(&object))?;
+    reading(t, e, &after)
 }

@@ -6,7 +6,8 @@
 //! - `configMap`: one key of a ConfigMap the workload mounts.
 //!
 //! Every write is a server-side apply of only the fields the operator owns, with its own field
-//! manager, skipped when the value is already right, and read back afterwards.
+//! manager, skipped when the value is already right, and checked on the object the API server
+//! answers with. Reads come from the controller's watches (see `stores`), never a GET.
 
 mod configmap;
 mod env;
@@ -18,6 +19,7 @@ use continuum_policy::offload::{Backend, Decision, Move, Rules, State};
 use kube::Client;
 
 use super::conditions::{OffloadCond, Reason, Type};
+use super::stores::Stores;
 use crate::kit::conditions::Cond;
 use crate::kit::{FIELD_MANAGER, Runtime};
 
@@ -39,8 +41,6 @@ pub enum ActuationError {
     Write { object: String, source: kube::Error },
     #[error("{object} reads back as {found:?} after writing {wanted:?}")]
     NotApplied { object: String, wanted: String, found: Option<String> },
-    #[error("reading {object} failed: {}", brief(source))]
-    Read { object: String, source: kube::Error },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -74,6 +74,7 @@ pub struct Target<'a> {
     pub policy: &'a str,
     pub spec: &'a OffloadPolicySpec,
     pub rules: &'a Rules,
+    pub stores: &'a Stores,
     /// Member clusters the template propagates to (Karmada), for the OverridePolicy default.
     pub clusters: Vec<String>,
 }
@@ -109,24 +110,24 @@ impl Target<'_> {
     }
 }
 
-/// Reads the managed object.
-pub async fn read(t: &Target<'_>) -> Result<Reading, ActuationError> {
+/// Reads the managed object (from the watches).
+pub fn read(t: &Target<'_>) -> Result<Reading, ActuationError> {
     let a = &t.spec.actuation;
     if let Some(e) = &a.env {
-        env::read(t, e).await
+        env::read(t, e)
     } else if let Some(s) = &a.service {
-        service::read(t, s).await
+        service::read(t, s)
     } else if let Some(o) = &a.override_policy {
-        override_policy::read(t, o).await
+        override_policy::read(t, o)
     } else if let Some(c) = &a.config_map {
-        configmap::read(t, c).await
+        configmap::read(t, c)
     } else {
         Err(ActuationError::Invalid("no actuation mode is set".into()))
     }
 }
 
-/// Points the workload at `backend`, writing only when needed; returns what was read back.
-/// `current` is what the caller has just read, if it has (saves reading it again).
+/// Points the workload at `backend`, writing only when needed; returns the object as the API
+/// server answered the write. `current` is what the caller has just read, if it has.
 pub async fn write(
     t: &Target<'_>,
     backend: Backend,
@@ -134,22 +135,23 @@ pub async fn write(
 ) -> Result<(Applied, Reading), ActuationError> {
     let current = match current {
         Some(reading) => reading,
-        None => read(t).await?,
+        None => read(t)?,
     };
     if current.backend == Some(backend) {
         return Ok((Applied::Unchanged, current));
     }
     let a = &t.spec.actuation;
-    if let Some(e) = &a.env {
-        env::write(t, e, backend).await?;
+    let after = if let Some(e) = &a.env {
+        env::write(t, e, backend).await?
     } else if let Some(s) = &a.service {
-        service::write(t, s, backend).await?;
+        service::write(t, s, backend).await?
     } else if let Some(o) = &a.override_policy {
-        override_policy::write(t, o, backend).await?;
+        override_policy::write(t, o, backend).await?
     } else if let Some(c) = &a.config_map {
-        configmap::write(t, c, backend).await?;
-    }
-    let after = read(t).await?;
+        configmap::write(t, c, backend).await?
+    } else {
+        return Err(ActuationError::Invalid("no actuation mode is set".into()));
+    };
     if after.backend == Some(backend) {
         Ok((Applied::Changed, after))
     } else {
@@ -223,7 +225,7 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
                 ActuationError::Invalid(_) => Reason::InvalidActuation,
                 _ => Reason::WriteFailed,
             };
-            let actuation = read(t).await.ok().map(|reading| status_of(t, reading));
+            let actuation = read(t).ok().map(|reading| status_of(t, reading));
             let condition = Cond::new(Type::Actuated, false, reason, format!("{err}."));
             Carried { state: prev.clone(), switched: None, condition, actuation }
         }
@@ -232,14 +234,6 @@ pub async fn carry_out(t: &Target<'_>, prev: &State, d: &Decision, now: i64, cur
 
 fn status_of(t: &Target<'_>, r: Reading) -> ActuationStatus {
     ActuationStatus { mode: t.mode().to_owned(), object: r.object, observed_value: r.value }
-}
-
-/// Maps a read error of the named object: 404 is "missing", anything else a read failure.
-fn read_error(object: &str) -> impl Fn(kube::Error) -> ActuationError + '_ {
-    move |source| match &source {
-        kube::Error::Api(e) if e.code == 404 => ActuationError::MissingTarget(object.to_owned()),
-        _ => ActuationError::Read { object: object.to_owned(), source },
-    }
 }
 
 fn write_error(object: &str) -> impl Fn(kube::Error) -> ActuationError + '_ {

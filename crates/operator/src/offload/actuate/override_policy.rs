@@ -7,35 +7,31 @@
 use continuum_api::offload::OverridePolicyActuation;
 use continuum_policy::offload::Backend;
 use kube::Api;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
 
+use super::super::stores::override_resource;
 use super::{ActuationError, FIELD_MANAGER, Reading, Target, env, write_error};
 
 fn api(t: &Target<'_>) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("policy.karmada.io", "v1alpha1", "OverridePolicy");
-    Api::namespaced_with(t.client(), t.ns, &ApiResource::from_gvk_with_plural(&gvk, "overridepolicies"))
+    Api::namespaced_with(t.client(), t.ns, &override_resource())
 }
 
 pub fn name(policy: &str) -> String {
     format!("{}-vaccel", policy.chars().take(56).collect::<String>())
 }
 
-fn not_installed(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404 && s.message.contains("could not find the requested resource"))
+fn not_installed() -> ActuationError {
+    ActuationError::Invalid(
+        "Karmada's OverridePolicy API (policy.karmada.io/v1alpha1) is not installed in this control plane (it is looked up when the operator starts)".into(),
+    )
 }
 
-fn read_failed(object: &str) -> impl Fn(kube::Error) -> ActuationError + '_ {
-    move |source| {
-        if not_installed(&source) {
-            ActuationError::Invalid(
-                "Karmada's OverridePolicy API (policy.karmada.io/v1alpha1) is not installed in this control plane"
-                    .into(),
-            )
-        } else {
-            ActuationError::Read { object: object.to_owned(), source }
-        }
-    }
+/// The managed OverridePolicy (from the watch), if it exists.
+fn current(t: &Target<'_>) -> Result<Option<std::sync::Arc<DynamicObject>>, ActuationError> {
+    let store = t.stores.overrides.as_ref().ok_or_else(not_installed)?;
+    Ok(store.get(&ObjectRef::new_with(&name(t.policy), override_resource()).within(t.ns)))
 }
 
 /// The value the first plaintext rule sets: a string (`.../value`) or an env entry (`.../env/-`,
@@ -50,24 +46,27 @@ fn override_value(obj: &DynamicObject) -> Option<String> {
     value.as_str().map(str::to_owned)
 }
 
-pub async fn read(t: &Target<'_>, o: &OverridePolicyActuation) -> Result<Reading, ActuationError> {
-    let object = format!("OverridePolicy {}", name(t.policy));
-    match api(t).get_opt(&name(t.policy)).await.map_err(read_failed(&object))? {
-        Some(obj) => {
-            let value = override_value(&obj);
-            let backend = value.as_deref().and_then(|v| t.backend_of(v));
-            Ok(Reading { object, value, backend })
-        }
+pub fn read(t: &Target<'_>, o: &OverridePolicyActuation) -> Result<Reading, ActuationError> {
+    match current(t)? {
+        Some(obj) => Ok(reading(t, &obj)),
         None => {
             // No override: the members run the template's own value.
+            let object = format!("OverridePolicy {}", name(t.policy));
             let e = continuum_api::offload::EnvActuation { container: o.container.clone(), name: o.name.clone() };
-            let template = env::read(t, &e).await?;
+            let template = env::read(t, &e)?;
             Ok(Reading { object: format!("{object} (absent; template value)"), ..template })
         }
     }
 }
 
-pub async fn write(t: &Target<'_>, o: &OverridePolicyActuation, backend: Backend) -> Result<(), ActuationError> {
+fn reading(t: &Target<'_>, obj: &DynamicObject) -> Reading {
+    let value = override_value(obj);
+    let backend = value.as_deref().and_then(|v| t.backend_of(v));
+    Reading { object: format!("OverridePolicy {}", name(t.policy)), value, backend }
+}
+
+/// Applies the OverridePolicy; returns what the API server's answer says.
+pub async fn write(t: &Target<'_>, o: &OverridePolicyActuation, backend: Backend) -> Result<Reading, ActuationError> {
     let clusters = if o.clusters.is_empty() { t.clusters.clone() } else { o.clusters.clone() };
     let target = &t.spec.target_ref.name;
     if clusters.is_empty() {
@@ -75,7 +74,8 @@ pub async fn write(t: &Target<'_>, o: &OverridePolicyActuation, backend: Backend
             "no member clusters known for Deployment {target}: it has no ResourceBinding with clusters yet; set actuation.overridePolicy.clusters"
         )));
     }
-    let deployment = env::deployment(t).await?;
+    current(t)?;
+    let deployment = env::deployment(t)?;
     let i = env::container_index(&deployment, &o.container)?;
     let value = t.rules.endpoint(backend);
     let container = deployment.spec.template.spec.as_ref().and_then(|p| p.containers.get(i));
@@ -105,17 +105,17 @@ pub async fn write(t: &Target<'_>, o: &OverridePolicyActuation, backend: Backend
     });
     t.rt.may_write("overridepolicies")?;
     let object = format!("OverridePolicy {}", name(t.policy));
-    api(t)
+    let after = api(t)
         .patch(&name(t.policy), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map_err(write_error(&object))
-        .map(drop)
+        .map_err(write_error(&object))?;
+    Ok(reading(t, &after))
 }
 
 /// Deletes the managed OverridePolicy (deleting the OffloadPolicy with `onDelete: Restore`).
 pub async fn remove(t: &Target<'_>, _o: &OverridePolicyActuation) -> Result<String, ActuationError> {
     let object = format!("OverridePolicy {}", name(t.policy));
-    if api(t).get_opt(&name(t.policy)).await.map_err(read_failed(&object))?.is_none() {
+    if current(t)?.is_none() {
         return Ok(format!("{object} does not exist; nothing to restore"));
     }
     t.rt.may_write("overridepolicies")?;
@@ -128,6 +128,8 @@ pub async fn remove(t: &Target<'_>, _o: &OverridePolicyActuation) -> Result<Stri
 
 #[cfg(test)]
 mod tests {
+    use kube::api::ApiResource;
+
     use super::*;
 
     fn with(rule_value: Value) -> DynamicObject {

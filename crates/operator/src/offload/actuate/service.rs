@@ -15,7 +15,10 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource};
 
-use super::{ActuationError, FIELD_MANAGER, Reading, Target, read_error, write_error};
+use kube::runtime::reflector::ObjectRef;
+
+use super::super::stores::SLICE_MANAGER;
+use super::{ActuationError, FIELD_MANAGER, Reading, Target, write_error};
 
 /// `k=v,k2=v2`, sorted: how a selector is shown and compared.
 fn selector_text(s: &BTreeMap<String, String>) -> String {
@@ -51,15 +54,25 @@ fn address_type(host: &str) -> &'static str {
     }
 }
 
-async fn service(t: &Target<'_>, s: &ServiceActuation) -> Result<Service, ActuationError> {
-    let api: Api<Service> = Api::namespaced(t.client(), t.ns);
-    api.get(&s.name).await.map_err(read_error(&format!("Service {}", s.name)))
+/// The Service (from the watch).
+fn service(t: &Target<'_>, s: &ServiceActuation) -> Result<std::sync::Arc<Service>, ActuationError> {
+    let svc = t.stores.services.get(&ObjectRef::new(&s.name).within(t.ns));
+    svc.ok_or_else(|| ActuationError::MissingTarget(format!("Service {}", s.name)))
 }
 
-pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, ActuationError> {
-    let svc = service(t, s).await?;
+pub fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, ActuationError> {
+    if s.local_selector.is_some() && s.offload_selector.is_some() {
+        return Ok(selector_reading(s, &*service(t, s)?));
+    }
+    service(t, s)?;
+    let slice = t.stores.slices.get(&ObjectRef::new(&slice_name(&s.name)).within(t.ns));
+    Ok(slice_reading(t, s, slice.as_deref()))
+}
+
+/// Which selector the Service has.
+fn selector_reading(s: &ServiceActuation, svc: &Service) -> Reading {
     if let (Some(local), Some(offload)) = (&s.local_selector, &s.offload_selector) {
-        let current = svc.spec.and_then(|spec| spec.selector).unwrap_or_default();
+        let current = svc.spec.as_ref().and_then(|spec| spec.selector.clone()).unwrap_or_default();
         let backend = if current == *offload {
             Some(Backend::Offload(0))
         } else if current == *local {
@@ -68,11 +81,14 @@ pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, Actua
             None
         };
         let value = (!current.is_empty()).then(|| selector_text(&current));
-        return Ok(Reading { object: format!("Service {}", s.name), value, backend });
+        return Reading { object: format!("Service {}", s.name), value, backend };
     }
+    Reading { object: format!("Service {}", s.name), ..Reading::default() }
+}
+
+/// Which endpoint the owned EndpointSlice holds, if it exists.
+fn slice_reading(t: &Target<'_>, s: &ServiceActuation, slice: Option<&EndpointSlice>) -> Reading {
     let object = format!("EndpointSlice {}", slice_name(&s.name));
-    let slices: Api<EndpointSlice> = Api::namespaced(t.client(), t.ns);
-    let slice = slices.get_opt(&slice_name(&s.name)).await.map_err(read_error(&object))?;
     let value = slice.and_then(|sl| {
         let address = sl.endpoints.as_ref()?.first()?.addresses.first()?.clone();
         let port = sl.ports.as_ref()?.first()?.port?;
@@ -80,10 +96,11 @@ pub async fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, Actua
     });
     let backend =
         value.as_deref().and_then(|v| t.backend_where(|endpoint| host_port(endpoint).ok() == host_port(v).ok()));
-    Ok(Reading { object, value, backend })
+    Reading { object, value, backend }
 }
 
-pub async fn write(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<(), ActuationError> {
+/// Applies the selector or the slice; returns what the API server's answer says.
+pub async fn write(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<Reading, ActuationError> {
     match (&s.local_selector, &s.offload_selector) {
         (Some(local), Some(offload)) => {
             let selector = if backend.is_offload() { offload } else { local };
@@ -98,7 +115,7 @@ async fn write_selector(
     t: &Target<'_>,
     s: &ServiceActuation,
     selector: &std::collections::BTreeMap<String, String>,
-) -> Result<(), ActuationError> {
+) -> Result<Reading, ActuationError> {
     let body = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Service",
@@ -108,15 +125,16 @@ async fn write_selector(
     t.rt.may_write("services")?;
     let api: Api<Service> = Api::namespaced(t.client(), t.ns);
     let object = format!("selector of Service {}", s.name);
-    api.patch(&s.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+    let after = api
+        .patch(&s.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map_err(write_error(&object))
-        .map(drop)
+        .map_err(write_error(&object))?;
+    Ok(selector_reading(s, &after))
 }
 
 /// Applies the owned EndpointSlice of a selector-less Service: one endpoint, the backend's agent.
-async fn write_slice(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<(), ActuationError> {
-    let svc = service(t, s).await?;
+async fn write_slice(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<Reading, ActuationError> {
+    let svc = service(t, s)?;
     let spec = svc.spec.clone().unwrap_or_default();
     if spec.selector.as_ref().is_some_and(|sel| !sel.is_empty()) {
         return Err(ActuationError::Invalid(format!(
@@ -142,7 +160,7 @@ async fn write_slice(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> 
             "name": slice_name(&s.name),
             "labels": {
                 "kubernetes.io/service-name": s.name,
-                "endpointslice.kubernetes.io/managed-by": "continuum-operator",
+                SLICE_MANAGER.0: SLICE_MANAGER.1,
             },
             "ownerReferences": owner.into_iter().collect::<Vec<_>>(),
         },
@@ -157,10 +175,11 @@ async fn write_slice(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> 
     t.rt.may_write("endpointslices")?;
     let api: Api<EndpointSlice> = Api::namespaced(t.client(), t.ns);
     let object = format!("EndpointSlice {}", slice_name(&s.name));
-    api.patch(&slice_name(&s.name), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+    let after = api
+        .patch(&slice_name(&s.name), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map_err(write_error(&object))
-        .map(drop)
+        .map_err(write_error(&object))?;
+    Ok(slice_reading(t, s, Some(&after)))
 }
 
 #[cfg(test)]

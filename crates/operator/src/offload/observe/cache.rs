@@ -25,6 +25,9 @@ pub type QueryResult = Result<(f64, f64), Arc<TelemetryError>>;
 /// while callers asking the same thing wait for that answer instead of sending the query again.
 pub type Slot = Arc<Mutex<Option<(Instant, QueryResult)>>>;
 
+/// The last page fetched from one scrape URL by one client, shared like a query's result.
+pub type PageSlot = Arc<Mutex<Option<(Instant, Result<Arc<String>, Arc<TelemetryError>>)>>>;
+
 /// Who asks what, where: results are shared only between identical keys.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct QueryKey {
@@ -102,6 +105,8 @@ impl<K: Hash + Eq, V> Aging<K, V> {
 pub struct QueryCache {
     pub(super) queries: Mutex<Aging<QueryKey, Slot>>,
     pub(super) histograms: Mutex<Aging<HistogramKey, Option<Baseline>>>,
+    /// Scraped pages, keyed like queries (the query is empty).
+    pub(super) pages: Mutex<Aging<QueryKey, PageSlot>>,
     /// Keyed per process, so nobody can aim a header set at another's hash.
     hasher: std::collections::hash_map::RandomState,
     /// Queries sent to Prometheus (`continuum_offload_telemetry_queries_total`).
@@ -110,7 +115,13 @@ pub struct QueryCache {
 
 impl QueryCache {
     pub fn new(issued: prometheus_client::metrics::counter::Counter) -> Self {
-        Self { queries: Mutex::default(), histograms: Mutex::default(), hasher: Default::default(), issued }
+        Self {
+            queries: Mutex::default(),
+            histograms: Mutex::default(),
+            pages: Mutex::default(),
+            hasher: Default::default(),
+            issued,
+        }
     }
 
     /// The credentials identity of a request: its headers (names without case, order ignored)
@@ -125,6 +136,33 @@ impl QueryCache {
     /// The shared slot of `key`.
     pub async fn slot(&self, key: QueryKey, at: Instant) -> Slot {
         self.queries.lock().await.entry(key, at, Slot::default).clone()
+    }
+
+    /// The page of `url` as `fetcher` with `headers` gets it, fetched at most once per
+    /// `fresh_for` however many policies scrape it (one fetch in flight, the others wait for it).
+    pub async fn page(
+        &self,
+        fetcher: &Fetcher,
+        url: &str,
+        headers: &[(String, String)],
+        fresh_for: Duration,
+    ) -> Result<Arc<String>, Arc<TelemetryError>> {
+        let key =
+            QueryKey { base: url.to_owned(), query: String::new(), credentials: self.credentials(headers, fetcher) };
+        let slot = self.pages.lock().await.entry(key, Instant::now(), PageSlot::default).clone();
+        let mut last = slot.lock().await;
+        if let Some((at, page)) = last.as_ref()
+            && at.elapsed() < fresh_for
+        {
+            return page.clone();
+        }
+        let page = fetcher
+            .get(url, headers)
+            .await
+            .map(Arc::new)
+            .map_err(|source| Arc::new(TelemetryError::Scrape { url: url.to_owned(), source }));
+        *last = Some((Instant::now(), page.clone()));
+        page
     }
 }
 

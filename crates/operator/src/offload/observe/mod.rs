@@ -22,7 +22,7 @@ use continuum_telemetry::promql::QueryError;
 use crate::allow::NotAllowed;
 use crate::secrets::SecretError;
 pub use cache::QueryCache;
-pub use probe::probe_all;
+pub use probe::{Probes, probe_all};
 
 /// Why a signal could not be read. The text is a sentence for the TelemetryAvailable condition.
 #[derive(Debug, thiserror::Error)]
@@ -130,12 +130,16 @@ impl Observed {
 
     /// The source could not be read at all: no signal has a value.
     fn failed(signals: usize, err: TelemetryError) -> Self {
+        Self::failed_shared(signals, Arc::new(err))
+    }
+
+    fn failed_shared(signals: usize, err: Arc<TelemetryError>) -> Self {
         let observation = Observation {
             signals: vec![Reading::default(); signals],
             error: Some(err.to_string()),
             targets: Vec::new(),
         };
-        Self { observation, errors: vec![Arc::new(err)], freshness: vec![Freshness::Checked; signals] }
+        Self { observation, errors: vec![err], freshness: vec![Freshness::Checked; signals] }
     }
 }
 
@@ -151,7 +155,7 @@ pub async fn observe(
     now_ms: i64,
 ) -> Observed {
     match connect(ctx, ns, t).await {
-        Ok((fetcher, headers)) => read(&ctx.state, policy, t, signals, &fetcher, headers, now_ms).await,
+        Ok((fetcher, headers)) => read(&ctx.state.queries, policy, t, signals, &fetcher, headers, now_ms).await,
         Err(e) => Observed::failed(signals.len(), e),
     }
 }
@@ -170,13 +174,13 @@ async fn connect(
     for url in t.prometheus.as_ref().map(|p| &p.url).into_iter().chain(t.scrape.as_ref().map(|s| &s.url)) {
         ctx.rt.allow.check(url)?;
     }
-    let material = crate::secrets::material(&ctx.client(), ns, tls).await?;
+    let (client, cache) = (ctx.client(), Some(&ctx.state.secrets));
+    let material = crate::secrets::material_cached(&client, ns, tls, cache).await?;
     let fetcher = ctx.fetchers.get(material, timeout).await?;
     let Some(p) = &t.prometheus else { return Ok((fetcher, Vec::new())) };
     let auth = p.auth.as_ref();
-    let headers = crate::secrets::headers_for(
-        &ctx.client(),
-        ns,
+    let headers = crate::secrets::headers_cached(
+        crate::secrets::Auth { client: &client, namespace: ns, cache },
         p.headers.as_ref(),
         auth.and_then(|a| a.bearer_token_secret_ref.as_ref()),
         auth.and_then(|a| a.basic_auth_secret_ref.as_ref()),
@@ -196,16 +200,21 @@ pub async fn read(
     now_ms: i64,
 ) -> Observed {
     let at = Instant::now();
+    // Under the half interval a policy's own evaluations may be apart (see `pace`), so its next
+    // evaluation never reads its own previous answer.
+    let fresh_for = fresh_for(t);
     if let Some(p) = &t.prometheus {
-        // Under the half interval a policy's own evaluations may be apart (see `pace`), so its
-        // next evaluation never reads its own previous answer.
-        let fresh_for = Duration::from(t.interval).mul_f64(0.4);
         let source = prom::Source::new(cache, fetcher, &p.url, headers, fresh_for);
         return prom::read(&source, signals, at).await;
     }
     let Some(s) = &t.scrape else { return Observed::failed(signals.len(), TelemetryError::NoSource) };
-    match fetcher.get(&s.url, &headers).await {
+    match cache.page(fetcher, &s.url, &headers, fresh_for).await {
         Ok(page) => scrape::read_page(cache, policy, &s.url, &page, signals, now_ms, at).await,
-        Err(source) => Observed::failed(signals.len(), TelemetryError::Scrape { url: s.url.clone(), source }),
+        Err(e) => Observed::failed_shared(signals.len(), e),
     }
+}
+
+/// How long a query result, scraped page or probe is shared between policies: 0.4 interval.
+pub fn fresh_for(t: &Telemetry) -> Duration {
+    Duration::from(t.interval).mul_f64(0.4)
 }

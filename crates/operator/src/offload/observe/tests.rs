@@ -163,7 +163,7 @@ async fn every_offload_backend_is_probed_in_the_order_of_the_list() {
         backend(&open, false),
         backend("tcp://127.0.0.1:9", true),
     ];
-    let health = probe_all(&backends).await;
+    let health = probe_all(&super::Probes::default(), &backends, std::time::Duration::from_secs(1)).await;
     assert_eq!(health[..3], [TargetHealth::Healthy, TargetHealth::Unchecked, TargetHealth::Unchecked]);
     assert!(matches!(&health[3], TargetHealth::Unhealthy(why) if why.starts_with("TCP connect to 127.0.0.1:9")));
 }
