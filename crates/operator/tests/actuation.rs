@@ -93,6 +93,9 @@ fn service_actuation(selectors: bool) -> Actuation {
     })
 }
 
+/// The finalizer that restores the local backend when a policy is deleted.
+const RESTORE: &str = "continuum.dev/restore-backend";
+
 #[test]
 fn service_selector_mode_repoints_the_service_and_leaves_the_pods_alone() -> kit::Result<()> {
     let sc = scenario()?;
@@ -222,13 +225,16 @@ fn configmap_mode_switches_one_key_and_deletion_restores_unless_keep() -> kit::R
         let endpoint = endpoint.to_owned();
         move |m: &ConfigMap| value(m).as_deref() == Some(endpoint.as_str())
     };
-    sc.policies.wait_for("detector", "finalizer added", LIMIT, |p| {
-        p.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == "continuum.dev/restore-backend"))
-    })?;
+    let holds_finalizer =
+        |p: &OffloadPolicy| p.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == RESTORE));
+    // A policy that has not offloaded has nothing to restore: it costs no finalizer write.
+    let evaluated = sc.policies.wait_for("detector", "evaluated", LIMIT, |p| p.status.is_some())?;
+    assert!(!holds_finalizer(&evaluated), "finalizer before any switch");
     maps.merge("vaccel-config", &serde_json::json!({"data": {"log-level": "3"}}))?;
     for round in 0..2 {
         sc.degrade();
         maps.wait_for("vaccel-config", &format!("round {round}: key on the Jetson"), LIMIT, key_is(&jetson))?;
+        assert!(holds_finalizer(&sc.policies.get("detector")?), "offloaded without the restoring finalizer");
         sc.recover();
         maps.wait_for("vaccel-config", &format!("round {round}: key on the Pi"), LIMIT, key_is(&pi))?;
     }

@@ -8,6 +8,7 @@ pub mod finalizer;
 mod reuse;
 mod runtime;
 pub mod status;
+mod watch;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -19,8 +20,7 @@ use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{Lookup, Store};
-use kube::runtime::watcher;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 pub use reuse::{Fetchers, Pacer};
@@ -115,8 +115,7 @@ pub async fn run<K, S, W, R, Fut>(
     R: FnMut(Arc<K>, Arc<Context<S>>) -> Fut,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
-    let controller = Controller::new(Api::<K>::all(ctx.client()), watcher::Config::default());
-    let store = controller.store();
+    let (controller, store) = watch::controller::<K>(ctx.client());
     report_synced(store.clone(), ctx.rt.metrics.clone(), K::kind(&()).into_owned());
     wire(controller, store)
         .graceful_shutdown_on(shutdown)
