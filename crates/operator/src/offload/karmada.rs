@@ -37,9 +37,30 @@ fn clusters(binding: &DynamicObject) -> Vec<ClusterStatus> {
         .collect()
 }
 
-fn describe(c: &[ClusterStatus]) -> String {
-    let parts: Vec<String> = c
+/// Most clusters listed in status (see `Propagation.clusters`).
+pub const MAX_LISTED: usize = 64;
+/// Most clusters named in the condition's message.
+const MAX_NAMED: usize = 8;
+
+fn healthy(c: &ClusterStatus) -> bool {
+    c.health.as_deref() == Some("Healthy")
+}
+
+/// The status of all `clusters`: the unhealthy ones first, at most [`MAX_LISTED`] listed.
+fn summarise(mut clusters: Vec<ClusterStatus>) -> Propagation {
+    let total = clusters.len();
+    let healthy_count = clusters.iter().filter(|c| healthy(c)).count();
+    clusters.sort_by_key(healthy);
+    clusters.truncate(MAX_LISTED);
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    Propagation { clusters, clusters_total: count(total), clusters_healthy: count(healthy_count) }
+}
+
+fn describe(p: &Propagation) -> String {
+    let c = &p.clusters;
+    let mut parts: Vec<String> = c
         .iter()
+        .take(MAX_NAMED)
         .map(|c| {
             format!(
                 "{} ({}, {} ready)",
@@ -49,6 +70,10 @@ fn describe(c: &[ClusterStatus]) -> String {
             )
         })
         .collect();
+    let unnamed = usize::try_from(p.clusters_total).unwrap_or(0).saturating_sub(parts.len());
+    if unnamed > 0 {
+        parts.push(format!("and {unnamed} more"));
+    }
     parts.join(", ")
 }
 
@@ -72,16 +97,41 @@ pub fn propagation(stores: &Stores, ns: &str, d: Option<&Deployment>) -> (Option
     let name = format!("{}-deployment", d.name_any()).to_lowercase();
     match bindings.get(&ObjectRef::new_with(&name, super::stores::binding_resource()).within(ns)) {
         Some(b) => {
-            let c = clusters(&b);
-            let msg = if c.is_empty() {
+            let p = summarise(clusters(&b));
+            let msg = if p.clusters_total == 0 {
                 format!("ResourceBinding {name} has no cluster status yet.")
             } else {
-                format!("Propagated to {}: {}.", c.len(), describe(&c))
+                format!("Propagated to {} ({} healthy): {}.", p.clusters_total, p.clusters_healthy, describe(&p))
             };
-            let healthy = !c.is_empty() && c.iter().all(|c| c.health.as_deref() == Some("Healthy"));
-            let reason = if healthy { Reason::AllClustersHealthy } else { Reason::NotAllClustersHealthy };
-            (Some(Propagation { clusters: c }), Cond::new(Type::Propagated, healthy, reason, msg))
+            let all = p.clusters_total > 0 && p.clusters_healthy == p.clusters_total;
+            let reason = if all { Reason::AllClustersHealthy } else { Reason::NotAllClustersHealthy };
+            (Some(p), Cond::new(Type::Propagated, all, reason, msg))
         }
         None => not(Reason::BindingNotFound, format!("Karmada has no ResourceBinding {name} for this template yet.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(i: usize, health: &str) -> ClusterStatus {
+        ClusterStatus {
+            name: format!("edge-{i}"),
+            health: Some(health.into()),
+            applied: Some(true),
+            ready_replicas: Some(1),
+        }
+    }
+
+    #[test]
+    fn a_thousand_clusters_fit_in_status_with_the_unhealthy_ones_listed_and_all_counted() {
+        let mut all: Vec<ClusterStatus> = (0..1000).map(|i| cluster(i, "Healthy")).collect();
+        all[700] = cluster(700, "Unhealthy");
+        let p = summarise(all);
+        assert_eq!((p.clusters.len(), p.clusters_total, p.clusters_healthy), (MAX_LISTED, 1000, 999));
+        assert_eq!(p.clusters[0].name, "edge-700", "the unhealthy cluster comes first");
+        let text = describe(&p);
+        assert!(text.starts_with("edge-700 (Unhealthy, 1 ready), edge-0") && text.ends_with("and 992 more"), "{text}");
     }
 }
