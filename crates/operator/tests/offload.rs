@@ -348,6 +348,6 @@ fn a_karmada_template_reports_where_it_runs_from_its_resource_binding() -> kit::
     let first = clusters(&propagated).first().map(|c| (c.health.clone(), c.ready_replicas));
     assert_eq!(first, Some((Some("Healthy".into()), Some(1))));
     let msg = condition(&propagated, "Propagated").map(|c| c.message).unwrap_or_default();
-    assert_eq!(msg, "Propagated to 2: edge-pi (Healthy, 1 ready), edge-jetson (Unhealthy, 0 ready).");
+    assert_eq!(msg, "Propagated to 2 (1 healthy): edge-jetson (Unhealthy, 0 ready), edge-pi (Healthy, 1 ready).");
     Ok(())
 }
