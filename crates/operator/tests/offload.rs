@@ -343,10 +343,14 @@ fn a_karmada_template_reports_where_it_runs_from_its_resource_binding() -> kit::
         p.status.as_ref().and_then(|s| s.propagation.as_ref()).map(|p| p.clusters.clone()).unwrap_or_default()
     };
     let propagated = v.wait_policy("propagation in status", Duration::from_secs(20), |p| {
-        clusters(p).iter().map(|c| c.name.as_str()).eq(["edge-pi", "edge-jetson"])
+        clusters(p).iter().map(|c| c.name.as_str()).eq(["edge-jetson", "edge-pi"])
     })?;
+    // The unhealthy cluster first, both counted.
     let first = clusters(&propagated).first().map(|c| (c.health.clone(), c.ready_replicas));
-    assert_eq!(first, Some((Some("Healthy".into()), Some(1))));
+    assert_eq!(first, Some((Some("Unhealthy".into()), Some(0))));
+    let counts =
+        propagated.status.as_ref().and_then(|s| s.propagation.as_ref()).map(|p| (p.clusters_total, p.clusters_healthy));
+    assert_eq!(counts, Some((2, 1)));
     let msg = condition(&propagated, "Propagated").map(|c| c.message).unwrap_or_default();
     assert_eq!(msg, "Propagated to 2 (1 healthy): edge-jetson (Unhealthy, 0 ready), edge-pi (Healthy, 1 ready).");
     Ok(())
