@@ -12,6 +12,18 @@ pub fn body<K: Resource<DynamicType = ()>>(status: &impl Serialize) -> serde_jso
     serde_json::json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status })
 }
 
+/// Whether `new` differs from the status the object has, as the API server stores it (compared in
+/// their JSON form, so times are compared to the second, as they are stored).
+pub fn differs<S: Serialize>(stored: Option<&S>, new: &S) -> bool {
+    match stored {
+        None => true,
+        Some(old) => match (serde_json::to_value(old), serde_json::to_value(new)) {
+            (Ok(a), Ok(b)) => a != b,
+            _ => true,
+        },
+    }
+}
+
 /// Applies the whole `status` of `obj` (only while leading).
 pub async fn apply<K, S>(ctx: &Context<S>, obj: &K, status: &impl Serialize) -> Result<(), Error>
 where
@@ -29,6 +41,18 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn status_differs_only_in_what_the_api_server_would_store() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let at = |ms: i64| Some(Time(k8s_openapi::jiff::Timestamp::from_millisecond(ms).unwrap_or_default()));
+        let status =
+            |since| continuum_api::offload::OffloadPolicyStatus { violating_since: since, ..Default::default() };
+        let stored = status(at(1_795_600_000_000));
+        assert!(!super::differs(Some(&stored), &status(at(1_795_600_000_400))), "same second");
+        assert!(super::differs(Some(&stored), &status(at(1_795_600_001_000))));
+        assert!(super::differs(None, &stored));
+    }
+
     #[test]
     fn the_apply_body_names_the_type_it_was_built_for() {
         let b = super::body::<continuum_api::EtcdHealth>(&serde_json::json!({"slowDisk": "False"}));

@@ -183,7 +183,7 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
         actuation: act.actuation.clone(),
     };
     let new_status = status::build(&obj, &out, now);
-    if obj.status.as_ref() != Some(&new_status) {
+    if kit::status::differs(obj.status.as_ref(), &new_status) {
         kit::status::apply(&ctx, &*obj, &new_status).await?;
     }
     kit::events::publish(&ctx, &*obj, notes).await;
