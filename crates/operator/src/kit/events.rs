@@ -22,6 +22,9 @@ pub struct Recorders {
     client: kube::Client,
     reporter: Reporter,
     by_reason: Mutex<HashMap<(String, &'static str), Last>>,
+    /// When entries older than [`KEEP`] were last dropped (at most once a minute: a sweep walks
+    /// every entry, and a thousand policies switching at once publish a thousand Events).
+    swept: Mutex<Option<Instant>>,
 }
 
 /// The last message published for an object and reason, and the recorder that counts its
@@ -40,13 +43,18 @@ impl std::fmt::Debug for Recorders {
 
 impl Recorders {
     pub fn new(client: kube::Client, reporter: Reporter) -> Self {
-        Self { client, reporter, by_reason: Mutex::default() }
+        Self { client, reporter, by_reason: Mutex::default(), swept: Mutex::default() }
     }
 
     /// The recorder for `message`: the one that published it last (a repeat), or a new one.
     async fn for_message(&self, object: String, reason: &'static str, message: &str) -> Recorder {
         let mut map = self.by_reason.lock().await;
-        map.retain(|_, last| last.at.elapsed() < KEEP);
+        let mut swept = self.swept.lock().await;
+        if swept.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+            map.retain(|_, last| last.at.elapsed() < KEEP);
+            *swept = Some(Instant::now());
+        }
+        drop(swept);
         let last = map.entry((object, reason)).or_insert_with(|| Last {
             message: String::new(),
             recorder: Recorder::new(self.client.clone(), self.reporter.clone()),
