@@ -65,14 +65,14 @@ fn rendered_objects_differ_between_modes_and_grant_least_privilege() {
         {"apiGroups": ["continuum.dev"], "resources": ["offloadpolicies", "etcdhealths"], "verbs": ["list", "watch"]},
         {"apiGroups": ["continuum.dev"], "resources": ["offloadpolicies"], "verbs": ["patch"]},
         {"apiGroups": ["continuum.dev"], "resources": ["offloadpolicies/status", "etcdhealths/status"], "verbs": ["patch"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
          "resourceNames": ["offloadpolicies.continuum.dev", "etcdhealths.continuum.dev"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["work.karmada.io"], "resources": ["resourcebindings"], "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["services", "configmaps"], "verbs": ["get", "patch"]},
-        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "create", "patch"]},
-        {"apiGroups": ["policy.karmada.io"], "resources": ["overridepolicies"], "verbs": ["get", "create", "patch", "delete"]}
+        {"apiGroups": ["work.karmada.io"], "resources": ["resourcebindings"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["services", "configmaps"], "verbs": ["list", "watch", "patch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch", "create", "patch"]},
+        {"apiGroups": ["policy.karmada.io"], "resources": ["overridepolicies"], "verbs": ["list", "watch", "create", "patch", "delete"]}
     ]);
     assert_eq!(get(&single, "ClusterRole", "-control-plane")["rules"], expected_control_plane);
     assert_eq!(get(&single, "Role", "-secrets")["metadata"]["namespace"], "apps");
