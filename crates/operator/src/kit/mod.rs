@@ -2,6 +2,7 @@
 //! cache-sync report, shutdown), one error type and error policy, status apply, typed conditions,
 //! Events and the finalizer.
 
+mod aging;
 pub mod conditions;
 pub mod events;
 pub mod finalizer;
@@ -23,6 +24,7 @@ use kube::runtime::reflector::{Lookup, Store};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+pub use aging::Aging;
 pub use reuse::{Fetchers, Pacer};
 pub use runtime::{NotLeading, Runtime};
 

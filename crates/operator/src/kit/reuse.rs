@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use continuum_telemetry::fetch::{FetchError, Fetcher, TlsMaterial};
+
+use super::Aging;
 use tokio::sync::Mutex;
 
 /// One HTTP client per TLS configuration and timeout, reused across reconciles.
@@ -24,15 +26,12 @@ impl Fetchers {
     }
 }
 
-/// Past this many entries, every further multiple sweeps entries unused for an hour: a bound on
-/// what objects deleted without being forgotten can leave behind.
-const SWEEP_ABOVE: usize = 50_000;
-
 /// At most one evaluation per object per interval: the controllers' own status writes (and watched
 /// objects) wake them too, and those wake-ups must not add scrapes or queries, nor move the
 /// evaluation the controller planned.
 #[derive(Debug, Default)]
-pub struct Pacer(std::sync::Mutex<HashMap<String, Run>>);
+/// Entries of deleted objects age out (see [`Aging`]) or are forgotten at once (`forget`).
+pub struct Pacer(std::sync::Mutex<Aging<String, Option<Run>>>);
 
 /// The last evaluation of an object: when it started, for which generation, and when the next is
 /// planned (`None`: one interval after the start).
@@ -51,31 +50,31 @@ impl Pacer {
     /// One lookup: O(1) per call, whatever the number of objects.
     pub async fn wait(&self, key: &str, generation: Option<i64>, interval: Duration) -> Option<Duration> {
         let Ok(mut runs) = self.0.lock() else { return None };
-        if runs.len() > SWEEP_ABOVE && runs.len() % SWEEP_ABOVE == 0 {
-            // A controller that forgets deleted objects (see `forget`) never gets here.
-            runs.retain(|_, r| r.at.elapsed() < Duration::from_secs(3600));
-        }
-        if let Some(r) = runs.get(key)
+        let now = Instant::now();
+        let run = runs.entry(key.to_owned(), now, || None);
+        if let Some(r) = run.as_ref()
             && r.generation == generation
             && r.at.elapsed() < interval.mul_f64(0.45)
         {
             let planned = r.next.unwrap_or(r.at + interval);
             return Some(planned.saturating_duration_since(Instant::now()).max(Duration::from_millis(10)));
         }
-        runs.insert(key.to_owned(), Run { at: Instant::now(), generation, next: None });
+        *run = Some(Run { at: now, generation, next: None });
         None
     }
 
     /// Forgets `key` (the object was deleted).
     pub fn forget(&self, key: &str) {
         if let Ok(mut runs) = self.0.lock() {
-            runs.remove(key);
+            runs.remove(&key.to_owned());
         }
     }
 
     /// Records that the next evaluation of `key` is planned `after` from now.
     pub async fn plan(&self, key: &str, after: Duration) {
-        if let Some(r) = self.0.lock().ok().as_mut().and_then(|runs| runs.get_mut(key)) {
+        if let Ok(mut runs) = self.0.lock()
+            && let Some(r) = runs.entry(key.to_owned(), Instant::now(), || None)
+        {
             r.next = Some(Instant::now() + after);
         }
     }

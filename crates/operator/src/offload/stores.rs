@@ -70,12 +70,11 @@ impl Stores {
         let (tx, events) = futures::channel::mpsc::unbounded();
         let (deployments, stream) = reflect(Api::all(client.clone()), watcher::Config::default(), trim::deployment);
         let ready = deployments.clone();
-        let forward = stream.filter_map(move |event| {
+        let forward = stream.inspect(move |event| {
             let synced = futures::FutureExt::now_or_never(ready.wait_until_ready()).is_some();
-            if let (true, Ok(d)) = (synced, &event) {
+            if let (true, Ok(d)) = (synced, event) {
                 let _ = tx.unbounded_send(d.clone());
             }
-            std::future::ready(Some(event))
         });
         tokio::spawn(drain(forward, "Deployment".to_owned()));
         let services = spawn(Api::all(client.clone()), watcher::Config::default(), trim::service);

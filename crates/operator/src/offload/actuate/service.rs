@@ -20,6 +20,9 @@ use kube::runtime::reflector::ObjectRef;
 use super::super::stores::SLICE_MANAGER;
 use super::{ActuationError, FIELD_MANAGER, Reading, Target, write_error};
 
+/// A Service selector.
+type Selector = BTreeMap<String, String>;
+
 /// `k=v,k2=v2`, sorted: how a selector is shown and compared.
 fn selector_text(s: &BTreeMap<String, String>) -> String {
     s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
@@ -61,29 +64,26 @@ fn service(t: &Target<'_>, s: &ServiceActuation) -> Result<std::sync::Arc<Servic
 }
 
 pub fn read(t: &Target<'_>, s: &ServiceActuation) -> Result<Reading, ActuationError> {
-    if s.local_selector.is_some() && s.offload_selector.is_some() {
-        return Ok(selector_reading(s, &*service(t, s)?));
+    if let (Some(local), Some(offload)) = (&s.local_selector, &s.offload_selector) {
+        return Ok(selector_reading(s, local, offload, &*service(t, s)?));
     }
     service(t, s)?;
     let slice = t.stores.slices.get(&ObjectRef::new(&slice_name(&s.name)).within(t.ns));
     Ok(slice_reading(t, s, slice.as_deref()))
 }
 
-/// Which selector the Service has.
-fn selector_reading(s: &ServiceActuation, svc: &Service) -> Reading {
-    if let (Some(local), Some(offload)) = (&s.local_selector, &s.offload_selector) {
-        let current = svc.spec.as_ref().and_then(|spec| spec.selector.clone()).unwrap_or_default();
-        let backend = if current == *offload {
-            Some(Backend::Offload(0))
-        } else if current == *local {
-            Some(Backend::Local)
-        } else {
-            None
-        };
-        let value = (!current.is_empty()).then(|| selector_text(&current));
-        return Reading { object: format!("Service {}", s.name), value, backend };
-    }
-    Reading { object: format!("Service {}", s.name), ..Reading::default() }
+/// Which of the two selectors the Service has.
+fn selector_reading(s: &ServiceActuation, local: &Selector, offload: &Selector, svc: &Service) -> Reading {
+    let current = svc.spec.as_ref().and_then(|spec| spec.selector.clone()).unwrap_or_default();
+    let backend = if current == *offload {
+        Some(Backend::Offload(0))
+    } else if current == *local {
+        Some(Backend::Local)
+    } else {
+        None
+    };
+    let value = (!current.is_empty()).then(|| selector_text(&current));
+    Reading { object: format!("Service {}", s.name), value, backend }
 }
 
 /// Which endpoint the owned EndpointSlice holds, if it exists.
@@ -103,19 +103,15 @@ fn slice_reading(t: &Target<'_>, s: &ServiceActuation, slice: Option<&EndpointSl
 pub async fn write(t: &Target<'_>, s: &ServiceActuation, backend: Backend) -> Result<Reading, ActuationError> {
     match (&s.local_selector, &s.offload_selector) {
         (Some(local), Some(offload)) => {
-            let selector = if backend.is_offload() { offload } else { local };
-            write_selector(t, s, selector).await
+            let after = write_selector(t, s, if backend.is_offload() { offload } else { local }).await?;
+            Ok(selector_reading(s, local, offload, &after))
         }
         _ => write_slice(t, s, backend).await,
     }
 }
 
 /// Points the Service's selector at the backend's pods (only `spec.selector` is applied).
-async fn write_selector(
-    t: &Target<'_>,
-    s: &ServiceActuation,
-    selector: &std::collections::BTreeMap<String, String>,
-) -> Result<Reading, ActuationError> {
+async fn write_selector(t: &Target<'_>, s: &ServiceActuation, selector: &Selector) -> Result<Service, ActuationError> {
     let body = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Service",
@@ -125,11 +121,9 @@ async fn write_selector(
     t.rt.may_write("services")?;
     let api: Api<Service> = Api::namespaced(t.client(), t.ns);
     let object = format!("selector of Service {}", s.name);
-    let after = api
-        .patch(&s.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+    api.patch(&s.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map_err(write_error(&object))?;
-    Ok(selector_reading(s, &after))
+        .map_err(write_error(&object))
 }
 
 /// Applies the owned EndpointSlice of a selector-less Service: one endpoint, the backend's agent.

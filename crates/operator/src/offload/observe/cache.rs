@@ -1,7 +1,6 @@
 //! What the observer remembers between evaluations: query results shared between policies that
 //! ask the same thing as the same client, and each policy's own histogram baselines.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,12 +10,7 @@ use continuum_telemetry::histogram::Histogram;
 use tokio::sync::Mutex;
 
 use super::TelemetryError;
-
-/// An entry unused this long belongs to a deleted (or changed) policy. Longer than the longest
-/// `telemetry.interval` (10m), so a live policy's baseline is never dropped between two reads.
-const IDLE: Duration = Duration::from_secs(30 * 60);
-/// Sweeping walks the whole map, so it runs at most this often, on an insert.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
+pub use crate::kit::Aging;
 
 /// (value, sample time in seconds) of a query, or why there is none.
 pub type QueryResult = Result<(f64, f64), Arc<TelemetryError>>;
@@ -57,44 +51,6 @@ pub struct Baseline {
     pub previous: Histogram,
     /// (value, sample time in ms) of the last scrape whose buckets had grown.
     pub last: Option<(f64, i64)>,
-}
-
-/// A map whose entries expire when they have not been used for [`IDLE`].
-#[derive(Debug)]
-pub struct Aging<K, V> {
-    map: HashMap<K, (Instant, V)>,
-    swept: Option<Instant>,
-}
-
-impl<K, V> Default for Aging<K, V> {
-    fn default() -> Self {
-        Self { map: HashMap::new(), swept: None }
-    }
-}
-
-impl<K: Hash + Eq, V> Aging<K, V> {
-    /// The entry of `key`, created by `make` if missing; marks it used at `at`.
-    pub fn entry(&mut self, key: K, at: Instant, make: impl FnOnce() -> V) -> &mut V {
-        if !self.map.contains_key(&key) {
-            self.sweep(at);
-        }
-        let slot = self.map.entry(key).or_insert_with(|| (at, make()));
-        slot.0 = slot.0.max(at);
-        &mut slot.1
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    fn sweep(&mut self, at: Instant) {
-        if self.swept.is_some_and(|s| at.saturating_duration_since(s) < SWEEP_EVERY) {
-            return;
-        }
-        self.swept = Some(at);
-        self.map.retain(|_, (used, _)| at.saturating_duration_since(*used) < IDLE);
-    }
 }
 
 /// Results of identical queries are shared between policies for 0.4 of an interval, so N policies
@@ -163,40 +119,5 @@ impl QueryCache {
             .map_err(|source| Arc::new(TelemetryError::Scrape { url: url.to_owned(), source }));
         *last = Some((Instant::now(), page.clone()));
         page
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_unused_for_long_are_evicted_on_a_later_insert() {
-        let t0 = Instant::now();
-        let mut m: Aging<&str, u32> = Aging::default();
-        m.entry("deleted", t0, || 1);
-        m.entry("live", t0, || 2);
-        // The live one keeps being used; the deleted one is not.
-        for minute in [10, 20, 30] {
-            m.entry("live", t0 + Duration::from_secs(minute * 60), || 0);
-        }
-        assert_eq!(m.len(), 2, "nothing is swept without an insert");
-        m.entry("new", t0 + IDLE + Duration::from_secs(1), || 3);
-        assert_eq!(m.len(), 2);
-        assert_eq!(*m.entry("live", t0 + IDLE, || 0), 2, "a used entry keeps its value");
-        assert_eq!(*m.entry("deleted", t0 + IDLE, || 9), 9, "the evicted entry starts afresh");
-    }
-
-    #[test]
-    fn sweeps_run_at_most_once_a_minute() {
-        let t0 = Instant::now();
-        let mut m: Aging<u32, ()> = Aging::default();
-        m.entry(0, t0, || ());
-        let late = t0 + IDLE + Duration::from_secs(5);
-        m.entry(1, late, || ());
-        assert_eq!(m.len(), 1, "the first late insert sweeps the idle entry");
-        m.entry(2, t0, || ());
-        m.entry(3, late + Duration::from_secs(1), || ());
-        assert_eq!(m.len(), 3, "a second sweep within a minute is skipped");
     }
 }
