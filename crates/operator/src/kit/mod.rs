@@ -9,7 +9,7 @@ pub mod finalizer;
 mod reuse;
 mod runtime;
 pub mod status;
-mod watch;
+pub mod watch;
 
 use std::fmt::Debug;
 use std::future::Future;

@@ -20,17 +20,26 @@ pub fn trim<K: Resource>(obj: &mut K) {
     }
 }
 
+/// A watch's objects, as its reflector passes them on.
+pub type Events<K> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<K, watcher::Error>> + Send>>;
+
+/// A reflector of `api`, retried with back-off, each object trimmed by `trim` before it is
+/// stored; the caller polls the events for the store to fill.
+pub fn reflect<K>(api: Api<K>, config: watcher::Config, trim: fn(&mut K)) -> (Store<K>, Events<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, config).default_backoff().modify(trim).reflect(writer).applied_objects();
+    (store, Box::pin(stream))
+}
+
 /// A controller for every `K`, fed by a trimmed reflector, and that reflector's store.
 pub fn controller<K>(client: Client) -> (Controller<K>, Store<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    let (store, writer) = reflector::store();
-    let stream = watcher(Api::<K>::all(client), watcher::Config::default())
-        .default_backoff()
-        .modify(trim::<K>)
-        .reflect(writer)
-        .applied_objects();
+    let (store, stream) = reflect(Api::<K>::all(client), watcher::Config::default(), trim::<K>);
     (Controller::for_stream(stream, store.clone()), store)
 }
 

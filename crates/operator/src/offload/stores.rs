@@ -24,6 +24,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::kit::wait_synced;
+use crate::kit::watch::reflect;
 
 /// Karmada's binding of a Deployment template (`work.karmada.io/v1alpha2`).
 pub fn binding_resource() -> ApiResource {
@@ -190,19 +191,6 @@ async fn served(client: &Client, ar: &ApiResource) -> bool {
             false
         }
     }
-}
-
-/// A watch's objects, as the reflector passes them on.
-type Events<K> = std::pin::Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
-
-/// A trimmed reflector whose events the caller polls.
-fn reflect<K>(api: Api<K>, config: watcher::Config, trim: fn(&mut K)) -> (Store<K>, Events<K>)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    let (store, writer) = reflector::store();
-    let stream = watcher(api, config).default_backoff().modify(trim).reflect(writer).applied_objects();
-    (store, Box::pin(stream))
 }
 
 /// A trimmed reflector kept up to date by its own task.
