@@ -32,6 +32,8 @@ pub struct ControlPlane {
     pub binaries: Binaries,
     /// Time from starting etcd to kube-apiserver answering `/readyz`.
     pub start_to_ready: Duration,
+    /// The audit log, when started with [`ControlPlane::start_audited`].
+    pub audit_log: Option<PathBuf>,
     apiserver: Guarded,
     etcd: Guarded,
     etcd_args: Vec<String>,
@@ -45,12 +47,22 @@ impl ControlPlane {
     /// the server binds it, so a server that dies on "address already in use" is started again
     /// on fresh ports (three attempts).
     pub fn start() -> Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`ControlPlane::start`], with kube-apiserver writing an audit log of
+    /// [`crate::audit::AUDITED_USER`]'s requests (see [`crate::audit`]).
+    pub fn start_audited() -> Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(audit: bool) -> Result<Self> {
         let binaries = gobuild::ensure()?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let dir = make_temp_dir("continuum-testenv")?;
-            match Self::start_in(binaries.clone(), &dir) {
+            match Self::start_in(binaries.clone(), &dir, audit) {
                 Ok(cp) => return Ok(cp),
                 Err(err) => {
                     let _ = std::fs::remove_dir_all(&dir);
@@ -65,7 +77,7 @@ impl ControlPlane {
         }
     }
 
-    fn start_in(binaries: Binaries, dir: &Path) -> Result<Self> {
+    fn start_in(binaries: Binaries, dir: &Path, audit: bool) -> Result<Self> {
         let started = Instant::now();
         let certs = certs::generate(&dir.join("pki"))?;
         let [client, peer, metrics, secure] = free_ports()?;
@@ -77,12 +89,16 @@ impl ControlPlane {
             http_get(metrics, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
         })?;
         let server = format!("https://127.0.0.1:{secure}");
-        let apiserver = Guarded::spawn(
-            "kube-apiserver",
-            &binaries.kube_apiserver,
-            &apiserver_args(&certs, &etcd_url, secure),
-            &dir.join("kube-apiserver.log"),
-        )?;
+        let mut args = apiserver_args(&certs, &etcd_url, secure);
+        let audit_log = if audit {
+            let (flags, log) = crate::audit::flags(dir)?;
+            args.extend(flags);
+            Some(log)
+        } else {
+            None
+        };
+        let apiserver =
+            Guarded::spawn("kube-apiserver", &binaries.kube_apiserver, &args, &dir.join("kube-apiserver.log"))?;
         let kubeconfig = dir.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &server, &certs)?;
         let probe = |path: &str| kubectl_cmd(&binaries.kubectl, &kubeconfig).args(["get", "--raw", path]).output();
@@ -101,6 +117,7 @@ impl ControlPlane {
             certs,
             binaries,
             start_to_ready,
+            audit_log,
             apiserver,
             etcd,
             etcd_args,
@@ -119,6 +136,18 @@ impl ControlPlane {
         wait_for("etcd", &self.etcd, READY_LIMIT, || {
             http_get(port, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
         })
+    }
+
+    /// A kubeconfig at `dir/<user>.kubeconfig` for a client certificate of `user` in the
+    /// `system:masters` group: a cluster-admin whose requests can be told apart (for instance in
+    /// the audit log) from the admin's.
+    pub fn kubeconfig_for(&self, user: &str) -> Result<PathBuf> {
+        let (key, cert) = (self.dir.join(format!("{user}.key")), self.dir.join(format!("{user}.crt")));
+        let subject = format!("/O=system:masters/CN={user}");
+        certs::sign(&self.certs, &subject, "extendedKeyUsage=clientAuth", &key, &cert)?;
+        let path = self.dir.join(format!("{user}.kubeconfig"));
+        write_kubeconfig_as(&path, &self.server, &self.certs.ca_cert, &cert, &key)?;
+        Ok(path)
     }
 
     /// A `kubectl` command (the version built with the API server) using this control plane.
@@ -219,11 +248,15 @@ fn apiserver_args(certs: &Certs, etcd_url: &str, secure_port: u16) -> Vec<String
 }
 
 fn write_kubeconfig(path: &Path, server: &str, certs: &Certs) -> Result<()> {
+    write_kubeconfig_as(path, server, &certs.ca_cert, &certs.admin_cert, &certs.admin_key)
+}
+
+fn write_kubeconfig_as(path: &Path, server: &str, ca: &Path, cert: &Path, key: &Path) -> Result<()> {
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: continuum-testenv\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: continuum-testenv\n  context:\n    cluster: continuum-testenv\n    user: admin\n    namespace: default\ncurrent-context: continuum-testenv\n",
-        ca = certs.ca_cert.display(),
-        cert = certs.admin_cert.display(),
-        key = certs.admin_key.display(),
+        ca = ca.display(),
+        cert = cert.display(),
+        key = key.display(),
     );
     std::fs::write(path, text).map_err(io("writing the kubeconfig"))
 }

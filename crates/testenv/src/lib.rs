@@ -7,6 +7,7 @@
 //! # Ok::<(), continuum_testenv::Error>(())
 //! ```
 
+pub mod audit;
 pub mod certs;
 mod controlplane;
 pub mod edge;
