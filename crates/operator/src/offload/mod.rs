@@ -187,7 +187,7 @@ async fn evaluate(obj: Arc<OffloadPolicy>, ctx: Arc<Ctx>) -> Result<Action, kit:
         kit::status::apply(&ctx, &*obj, &new_status).await?;
     }
     kit::events::publish(&ctx, &*obj, notes).await;
-    report::record(&ctx.rt.metrics, &ns, &name, &r, &seen, &d, &act, now);
+    report::record(&ctx.rt.metrics, &ns, &name, &out, now);
     ctx.rt.metrics.offload.evaluated(started.elapsed());
     Ok(Action::requeue(plan_next(&ctx, &obj, &seen).await))
 }

@@ -1,9 +1,9 @@
 //! The metrics of one evaluation.
 
-use continuum_policy::offload::{Decision, Reason, Rules};
+use continuum_policy::offload::Reason;
 
-use super::actuate::Carried;
 use super::observe::Observed;
+use super::status::Outcome;
 use crate::metrics::{Metrics, PolicyLabels};
 
 /// The category counted for an evaluation whose reads failed: the most specific one.
@@ -12,9 +12,9 @@ fn category(seen: &Observed) -> Option<&'static str> {
     seen.errors.iter().map(|e| e.category()).min_by_key(|c| ORDER.iter().position(|o| o == c))
 }
 
-/// The metrics of one evaluation at `now` (ms).
-#[allow(clippy::too_many_arguments)]
-pub fn record(m: &Metrics, ns: &str, name: &str, r: &Rules, seen: &Observed, d: &Decision, act: &Carried, now: i64) {
+/// The metrics of one evaluation of policy `ns/name` at `now` (ms).
+pub fn record(m: &Metrics, ns: &str, name: &str, out: &Outcome<'_>, now: i64) {
+    let (r, seen, d, active) = (out.rules, out.seen, out.decision, out.state.active);
     let labels = PolicyLabels { namespace: ns.into(), policy: name.into() };
     if let Some(category) = category(seen) {
         m.offload.telemetry_error(&labels, category);
@@ -28,9 +28,9 @@ pub fn record(m: &Metrics, ns: &str, name: &str, r: &Rules, seen: &Observed, d: 
             (def.name.as_str(), reading.value.filter(|_| fresh && reading.error.is_none()))
         })
         .collect();
-    m.offload.observed(&labels, &readings, act.state.active, d.degraded);
-    if act.switched.is_some() {
-        m.offload.switched(&labels, act.state.active);
+    m.offload.observed(&labels, &readings, active, d.degraded);
+    if out.switched.is_some() {
+        m.offload.switched(&labels, active);
         if d.cause == Reason::ReturnFailed {
             m.offload.trial_failed(&labels);
         }
