@@ -31,7 +31,10 @@ fn recent(log: &std::path::Path, seconds: i64) -> audit::Counts {
 #[test]
 fn steady_state_sends_no_gets_and_writes_no_status() -> continuum_testenv::kit::Result<()> {
     let cp = ControlPlane::start_audited()?;
-    cp.apply_crds(&common::repo().join("deploy/crds"))?;
+    // SCALE_OPERATOR and SCALE_CRDS run the check against another build (to see it fail on one
+    // that GETs or writes status every evaluation).
+    let crds = std::env::var_os("SCALE_CRDS").map_or_else(|| common::repo().join("deploy/crds"), Into::into);
+    cp.apply_crds(&crds)?;
     let cluster = Cluster::connect(&cp)?;
     let (exporter, pi, jetson) = (Exporter::start(25.0, 0.04), Agent::start(), Agent::start());
     let prom = Prometheus::start(&[&format!("127.0.0.1:{}/metrics", exporter.port)], Duration::from_secs(1))?;
@@ -39,7 +42,8 @@ fn steady_state_sends_no_gets_and_writes_no_status() -> continuum_testenv::kit::
         fleet::Shape { policies: POLICIES, namespaces: 5, queries: 10, flip: 0, trials: 0, window: Duration::ZERO };
     fleet::create(&cluster.client(), &shape, &prom.url, &pi.endpoint(), &jetson.endpoint());
     let kubeconfig = cp.kubeconfig_for(AUDITED_USER)?;
-    let op = Launch::run(common::OPERATOR, &kubeconfig).start(&cp.dir, "scale")?;
+    let program = std::env::var("SCALE_OPERATOR").unwrap_or_else(|_| common::OPERATOR.to_owned());
+    let op = Launch::run(&program, &kubeconfig).start(&cp.dir, "scale")?;
     let client = cluster.client();
     wait::until("every policy evaluated once", Duration::from_secs(300), || {
         std::thread::sleep(Duration::from_secs(1));
@@ -51,6 +55,7 @@ fn steady_state_sends_no_gets_and_writes_no_status() -> continuum_testenv::kit::
     let window = 30;
     std::thread::sleep(Duration::from_secs(window));
     let counts = recent(&log, window as i64);
+    eprintln!("steady {window}s window: {counts:?}");
     let lease = |kind: &str| kind.ends_with(" leases");
     let gets: Vec<_> = counts.by_kind.iter().filter(|(k, _)| k.starts_with("get ") && !lease(k)).collect();
     let others: u64 = counts.by_kind.iter().filter(|(k, _)| !lease(k)).map(|(_, n)| n).sum();

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use continuum_api::OffloadPolicy;
-use continuum_testenv::kit::block_on;
 use continuum_testenv::kit::manifest::Fixtures;
+use continuum_testenv::kit::{as_written, block_on};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -137,6 +137,7 @@ pub fn create(client: &Client, shape: &Shape, prom: &str, pi: &str, jetson: &str
         let name = format!("detector-{i:05}");
         let d = deployment(&name, pi);
         let p = policy(&name, prom, &shape.query_of(i), pi, jetson, Duration::from_secs(10));
+        let p = as_written(&p).unwrap_or_else(|e| panic!("{e}"));
         async move {
             let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
             deployments.patch(&name, &pp, &Patch::Apply(&d)).await?;

@@ -34,5 +34,5 @@ pub use error::{Error, Result};
 pub use kubeconfig::write_token_kubeconfig;
 pub use kubectl::{Kubectl, Ran};
 pub use namespace::TempNamespace;
-pub use objects::Objects;
+pub use objects::{Objects, as_written};
 pub use operator::{Launch, Operator};

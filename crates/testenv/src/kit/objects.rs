@@ -139,7 +139,7 @@ where
 
 /// `obj` as JSON, with every zero `kube::core::Duration` written `0s`: kube writes zero as `0ns`,
 /// which Go parses but which the CRDs' duration pattern (`30s`, `1m30s`, `500ms`) refuses.
-fn as_written<T: Serialize>(obj: &T) -> serde_json::Result<serde_json::Value> {
+pub fn as_written<T: Serialize>(obj: &T) -> serde_json::Result<serde_json::Value> {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::String(s) if s == "0ns" => *s = "0s".to_owned(),
