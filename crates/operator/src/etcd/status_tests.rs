@@ -2,7 +2,12 @@ use continuum_api::EtcdHealth;
 use continuum_api::etcd::{EtcdHealthSpec, EtcdHealthStatus, MemberStatus};
 use continuum_policy::etcd::{Evaluation, Level, Reason, State, Tri, Verdict};
 
-use super::{build, events};
+use super::events;
+
+fn build(h: &EtcdHealth, e: &Evaluation, members: Vec<MemberStatus>, now_ms: i64) -> EtcdHealthStatus {
+    let spec = h.spec.clone();
+    super::build(h, e, members, &crate::etcd::thresholds(&spec), now_ms)
+}
 
 fn verdict(status: Tri, reason: Reason) -> Verdict {
     Verdict::new(status, reason, format!("{} message", reason.as_str()))
