@@ -149,15 +149,18 @@ fn health(urls: &[String]) -> EtcdHealth {
     h
 }
 
-/// The sweeps seen so far: requests grouped by gaps longer than half an interval; per sweep
+/// The sweeps seen so far: requests split where none started for half an interval; per sweep
 /// (requests answered, first request to last answer).
 fn sweeps(served: &Served) -> Vec<(usize, Duration)> {
     let mut all = served.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     all.sort();
     let mut out: Vec<(usize, Instant, Instant)> = Vec::new();
+    let mut previous: Option<Instant> = None;
     for (start, end) in all {
+        let gap = previous.map(|p| start.saturating_duration_since(p));
+        previous = Some(start);
         match out.last_mut() {
-            Some((n, first, last)) if start.saturating_duration_since(*first) < INTERVAL / 2 => {
+            Some((n, _, last)) if gap.is_some_and(|g| g < INTERVAL / 2) => {
                 *n += 1;
                 *last = (*last).max(end);
             }
