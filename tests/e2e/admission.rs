@@ -229,6 +229,7 @@ fn etcd_cases() -> Vec<Case> {
         {"name": "etcd-0", "metricsUrl": "http://b:2381/metrics"},
     ]);
     vec![
+        Case::eh("129 endpoints", "spec.endpoints", "must have at most 128 items").set("/spec/endpoints", members(129)),
         Case::eh("etcd health without a source", "spec.endpoints", "set exactly one source")
             .set("/spec/endpoints", json!([])),
         Case::eh("negative fsync threshold", "spec.thresholds.walFsyncP99", "must be a duration between 1ms and 10s")
@@ -253,6 +254,13 @@ fn etcd_cases() -> Vec<Case> {
     ]
 }
 
+/// `n` etcd members with distinct names.
+fn members(n: usize) -> Value {
+    (0..n)
+        .map(|i| json!({"name": format!("etcd-{i}"), "metricsUrl": format!("http://etcd-{i}:2381/metrics")}))
+        .collect()
+}
+
 /// Valid objects beyond the fixtures: each uses a part of the API the fixture does not.
 fn valid_variants() -> Vec<(&'static str, Value)> {
     let all = json!({"all": [{"signal": "fps", "below": 10}, {"signal": "pi_cpu", "above": 0.9}], "for": "0s"});
@@ -269,6 +277,7 @@ fn valid_variants() -> Vec<(&'static str, Value)> {
     vec![
         ("the OffloadPolicy fixture", op()),
         ("the EtcdHealth fixture", etcd_health()),
+        ("an EtcdHealth over 128 members", with(etcd_health(), &[("/spec/endpoints", members(128))])),
         ("signals scraped from a metrics endpoint", scraped_policy()),
         ("offload when all rules hold", with(op(), &[("/spec/offloadWhen", all)])),
         ("recovery rules mirrored from the offload rules", with(op(), &[("/spec/recoverWhen", mirrored)])),

@@ -165,3 +165,54 @@ fn an_https_member_is_read_with_the_ca_and_client_certificate_from_secrets() -> 
     assert!(message.contains("etcd-0:"), "{message}");
     Ok(())
 }
+
+/// One EtcdHealth over 100 members: 90 names for one real etcd's page, 10 dead ports.
+fn hundred_members(metrics_url: &str) -> kit::Result<EtcdHealth> {
+    let mut h = etcd_health("hundred", metrics_url, None)?;
+    h.spec.interval = Duration::from_secs(2).into();
+    h.spec.endpoints = (0..100)
+        .map(|i| continuum_api::etcd::EtcdEndpoint {
+            name: format!("etcd-{i:03}"),
+            metrics_url: if i % 10 == 9 { "http://127.0.0.1:1/metrics".into() } else { format!("{metrics_url}?m={i}") },
+            tls: None,
+        })
+        .collect();
+    Ok(h)
+}
+
+#[test]
+fn a_hundred_members_write_a_bounded_status_and_a_deleted_healths_series_are_removed() -> kit::Result<()> {
+    let (cp, cluster) = control_plane(false)?;
+    let operator = common::operator(&cp).start(&cp.dir, "test-operator")?;
+    let etcd = Etcd::start(&EtcdOptions::default())?;
+    let _load = Load::start(&etcd.client_url, Duration::from_millis(50));
+    let healths = cluster.namespaced::<EtcdHealth>("default");
+    healths.apply(&hundred_members(&etcd.metrics_url)?, "user")?;
+
+    let read = healths.wait_for("hundred", "status over 100 members with figures", Duration::from_secs(90), |h| {
+        let s = status_of(h);
+        s.members_total == Some(100) && s.wal_fsync_p99.is_some()
+    })?;
+    let s = status_of(&read);
+    assert_eq!((s.members.len(), s.members_omitted), (16, Some(84)), "{s:?}");
+    let dead: Vec<&str> = s.members.iter().take(10).map(|m| m.name.as_str()).collect();
+    assert_eq!(dead, (0..10).map(|i| format!("etcd-{:03}", i * 10 + 9)).collect::<Vec<_>>(), "unreachable first");
+    assert!(s.members.iter().take(10).all(|m| m.error.is_some()), "{s:?}");
+    let summary = s.members_summary.unwrap_or_default();
+    assert!(summary.starts_with("100 members: 10 unreachable, ") && summary.contains("; 84 not listed ("), "{summary}");
+    let reachable = condition_of(&read, "Reachable").map(|c| c.message).unwrap_or_default();
+    assert!(reachable.starts_with("10 of 100 members could not be read: etcd-009: "), "{reachable}");
+    assert!(reachable.ends_with("; and 5 more."), "{reachable}");
+
+    let metrics = operator.http_get("/metrics").unwrap_or_default();
+    let live = r#"continuum_etcd_wal_fsync_p99_seconds{namespace="default",etcdhealth="hundred",member="etcd-000"}"#;
+    assert!(metrics.contains(live), "{metrics}");
+    assert!(!metrics.contains(r#"wal_fsync_p99_seconds{namespace="default",etcdhealth="hundred",member="etcd-009"}"#));
+    healths.delete("hundred")?;
+    healths.wait_gone("hundred", Duration::from_secs(30))?;
+    continuum_testenv::kit::wait::until("the deleted EtcdHealth's series to go", Duration::from_secs(40), || {
+        operator.http_get("/metrics").is_some_and(|m| !m.contains(r#"etcdhealth="hundred""#))
+    })?;
+    assert_eq!(operator.exit_code(), None, "the operator exited:\n{}", operator.log_text());
+    Ok(())
+}

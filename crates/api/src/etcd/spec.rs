@@ -36,10 +36,11 @@ use crate::rules;
     validation = Rule::new("duration(self.window) >= duration(self.interval) + duration(self.interval)").message("window must be at least twice the interval: a quantile needs two scrapes inside it").field_path(".window")
 )]
 pub struct EtcdHealthSpec {
-    /// etcd members scraped directly, by their metrics URL. Default: none (then `prometheus`
-    /// must be set).
+    /// etcd members scraped directly, by their metrics URL. At most 128: etcd recommends at most
+    /// 7 voting members per cluster, but one EtcdHealth may watch several clusters' members and
+    /// their learners. Default: none (then `prometheus` must be set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 9))]
+    #[schemars(length(max = 128))]
     pub endpoints: Vec<EtcdEndpoint>,
     /// Read the same metrics through a Prometheus-compatible API instead of scraping.
     #[serde(default, skip_serializing_if = "Option::is_none")]

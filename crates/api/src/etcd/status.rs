@@ -4,6 +4,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The most members `status.members` lists.
+pub const MAX_LISTED_MEMBERS: usize = 16;
+
 /// Verdict and per-member figures.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -30,10 +33,25 @@ pub struct EtcdHealthStatus {
     /// once that lasts `spec.for`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear_since: Option<Time>,
-    /// One entry per member.
+    /// The members worst first (unreachable, slow, leader trouble, above etcd's recommendation,
+    /// waiting for data, then healthy; by name within each), at most 16: enough for the 7 voting
+    /// members etcd recommends plus learners, while a Prometheus source that sees many clusters'
+    /// members keeps the object small. The rest are counted in `membersOmitted` and
+    /// `membersSummary`; every member's figures are in the `continuum_etcd_*` metrics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 9))]
+    #[schemars(length(max = 16))]
     pub members: Vec<MemberStatus>,
+    /// How many members were read (listed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_total: Option<i64>,
+    /// How many members `members` leaves out (unset when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_omitted: Option<i64>,
+    /// When members are left out: one line counting every member by health and saying which
+    /// are not listed, for example `100 members: 3 slow, 97 healthy; 84 not listed (84 healthy)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub members_summary: Option<String>,
     /// SlowDisk, LeaderUnstable, Reachable and Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
@@ -94,7 +112,8 @@ pub struct MemberStatus {
     /// File descriptor limit of the etcd process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_fds: Option<i64>,
-    /// When its metrics were last read successfully.
+    /// While the member cannot be read: when its metrics were last read successfully (unset while
+    /// it answers; a live member's sample age is the `continuum_etcd_sample_age_seconds` metric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scrape: Option<Time>,
     /// Why the last read failed (unset when it succeeded).

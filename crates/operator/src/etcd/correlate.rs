@@ -51,27 +51,34 @@ impl RestartHistory {
     }
 }
 
-/// Counts trouble of the selected pods in the window.
-pub async fn troubles(
-    client: &Client,
-    spec: &Correlate,
-    history: &mut RestartHistory,
-    now_ms: i64,
-    window_ms: i64,
-) -> Result<Vec<PodTrouble>, kube::Error> {
+/// The selected pods and the namespace's `Unhealthy` Events: read without holding any memory,
+/// then counted by [`troubles`].
+#[derive(Debug)]
+pub struct Seen {
+    pods: Vec<Pod>,
+    unhealthy: Vec<Event>,
+}
+
+/// Reads the pods `spec` selects and their namespace's `Unhealthy` Events.
+pub async fn read(client: &Client, spec: &Correlate) -> Result<Seen, kube::Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &spec.namespace);
     let selector: Vec<String> = spec.pod_selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let list = pods.list(&ListParams::default().labels(&selector.join(","))).await?;
     let events: Api<Event> = Api::namespaced(client.clone(), &spec.namespace);
     let unhealthy = events.list(&ListParams::default().fields("reason=Unhealthy")).await?;
+    Ok(Seen { pods: list.items, unhealthy: unhealthy.items })
+}
+
+/// Counts trouble of the pods seen in the window.
+pub fn troubles(seen: &Seen, history: &mut RestartHistory, now_ms: i64, window_ms: i64) -> Vec<PodTrouble> {
     let start = now_ms - window_ms;
     let mut out = Vec::new();
     let mut alive = Vec::new();
-    for pod in &list.items {
+    for pod in &seen.pods {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let restarts = history.restarts(pod, now_ms, window_ms);
-        let liveness_failures = unhealthy
-            .items
+        let liveness_failures = seen
+            .unhealthy
             .iter()
             .filter(|e| e.involved_object.name.as_deref() == Some(name.as_str()))
             .filter(|e| e.message.as_deref().is_some_and(|m| m.starts_with("Liveness probe failed")))
@@ -82,7 +89,7 @@ pub async fn troubles(
         alive.push(name);
     }
     history.retain(&alive);
-    Ok(out)
+    out
 }
 
 fn last_seen_ms(e: &Event) -> Option<i64> {

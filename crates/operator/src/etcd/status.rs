@@ -2,9 +2,10 @@
 
 use continuum_api::EtcdHealth;
 use continuum_api::etcd::{EtcdHealthStatus, MemberStatus};
-use continuum_policy::etcd::{Evaluation, Reason, State, Tri, Verdict};
+use continuum_policy::etcd::{Evaluation, Reason, State, Thresholds, Tri, Verdict};
 use continuum_policy::format;
 
+use super::listing;
 use crate::clock::{ms_of, time};
 use crate::kit::conditions::{self, Cond, Label, Status};
 use crate::kit::events::Note;
@@ -70,7 +71,15 @@ pub fn conditions(e: &Evaluation) -> Vec<EtcdCond> {
     ]
 }
 
-pub fn build(obj: &EtcdHealth, e: &Evaluation, members: Vec<MemberStatus>, now_ms: i64) -> EtcdHealthStatus {
+/// The status of this evaluation: the verdicts, the worst figures over every member, and the
+/// members worst first (see [`listing`]).
+pub fn build(
+    obj: &EtcdHealth,
+    e: &Evaluation,
+    members: Vec<MemberStatus>,
+    t: &Thresholds,
+    now_ms: i64,
+) -> EtcdHealthStatus {
     let previous = obj.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let generation = obj.metadata.generation;
     let worst =
@@ -80,16 +89,23 @@ pub fn build(obj: &EtcdHealth, e: &Evaluation, members: Vec<MemberStatus>, now_m
         (false, Tri::Unknown) => Status::Unknown,
         (false, _) => Status::False,
     };
+    let (wal_fsync_p99, backend_commit_p99) =
+        (worst(|m| m.wal_fsync_p99_seconds), worst(|m| m.backend_commit_p99_seconds));
+    let leader_changes = members.iter().filter_map(|m| m.leader_changes).reduce(|a, b| a + b);
+    let listed = listing::list(members, t);
     EtcdHealthStatus {
         observed_generation: generation,
         slow_disk: Some(slow_disk.as_str().to_owned()),
-        wal_fsync_p99: worst(|m| m.wal_fsync_p99_seconds),
-        backend_commit_p99: worst(|m| m.backend_commit_p99_seconds),
-        leader_changes: members.iter().filter_map(|m| m.leader_changes).reduce(|a, b| a + b),
+        wal_fsync_p99,
+        backend_commit_p99,
+        leader_changes,
         slow_since: e.state.slow_since_ms.map(time),
         clear_since: e.state.clear_since_ms.map(time),
         conditions: conditions::render(&conditions(e), previous, generation, now_ms),
-        members,
+        members: listed.members,
+        members_total: Some(listed.total),
+        members_omitted: listed.omitted,
+        members_summary: listed.summary,
     }
 }
 

@@ -2,7 +2,12 @@ use continuum_api::EtcdHealth;
 use continuum_api::etcd::{EtcdHealthSpec, EtcdHealthStatus, MemberStatus};
 use continuum_policy::etcd::{Evaluation, Level, Reason, State, Tri, Verdict};
 
-use super::{build, events};
+use super::events;
+
+fn build(h: &EtcdHealth, e: &Evaluation, members: Vec<MemberStatus>, now_ms: i64) -> EtcdHealthStatus {
+    let spec = h.spec.clone();
+    super::build(h, e, members, &crate::etcd::thresholds(&spec), now_ms)
+}
 
 fn verdict(status: Tri, reason: Reason) -> Verdict {
     Verdict::new(status, reason, format!("{} message", reason.as_str()))
@@ -86,4 +91,19 @@ fn a_condition_that_starts_unknown_publishes_nothing() {
     let notes = events(&health(None), &evaluation(Tri::Unknown, Tri::True));
     assert!(notes.iter().all(|n| n.reason != "WaitingForData"), "{notes:?}");
     assert_eq!(notes.len(), 3);
+}
+
+#[test]
+fn the_same_verdict_over_the_same_figures_a_minute_later_writes_nothing() {
+    let e = evaluation(Tri::True, Tri::True);
+    // Each scrape has its own sample time: status shows none of them for members that answer.
+    let members = |at: i64| {
+        let scraped = |m: MemberStatus| MemberStatus { last_scrape: Some(crate::clock::time(at)), ..m };
+        vec![scraped(member("a", 0.012, 1)), scraped(member("b", 0.3, 2))]
+    };
+    let first = build(&health(None), &e, members(8_000), 9_000);
+    let later = build(&health(Some(first.clone())), &e, members(68_000), 69_000);
+    assert!(!crate::kit::status::differs(Some(&first), &later), "{first:?}\n{later:?}");
+    let moved = build(&health(Some(first.clone())), &e, vec![member("a", 0.012, 1), member("b", 0.5, 2)], 69_000);
+    assert!(crate::kit::status::differs(Some(&first), &moved));
 }

@@ -25,6 +25,7 @@ fn member(name: &str) -> MemberStatus {
         leader_changes: Some(3),
         has_leader: Some(true),
         db_size_bytes: Some(2048),
+        last_scrape: Some(crate::clock::time(crate::clock::now_ms())),
         ..Default::default()
     }
 }

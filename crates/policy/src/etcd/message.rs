@@ -154,13 +154,13 @@ fn not_slow(c: &Context<'_>, state: &State, worst: &Figure, over: &[&Figure], fr
 }
 
 pub(super) fn no_figures(prev: &State, members: &[MemberReading]) -> Verdict {
-    let failing: Vec<&str> = members.iter().filter(|m| m.error.is_some()).map(|m| m.name.as_str()).collect();
+    let failing: Vec<String> = members.iter().filter(|m| m.error.is_some()).map(|m| m.name.clone()).collect();
     let held = if prev.slow { " SlowDisk was True at the last reading; its timers are kept." } else { "" };
     if !members.is_empty() && failing.len() == members.len() {
         return Verdict::new(
             Tri::Unknown,
             Reason::MembersUnreachable,
-            format!("No disk figures: no member could be read ({}).{held}", failing.join(", ")),
+            format!("No disk figures: no member could be read ({}).{held}", first_few(&failing, ", ")),
         );
     }
     Verdict::new(
@@ -206,6 +206,19 @@ pub(super) fn leader(t: &Thresholds, members: &[MemberReading]) -> Verdict {
     }
 }
 
+/// The most failing members a message names (the rest are counted): a Prometheus source may see
+/// a hundred members, and a condition message must stay readable and small.
+const NAMED: usize = 5;
+
+/// The first [`NAMED`] of `parts` joined by `sep`, then how many more there are.
+fn first_few(parts: &[String], sep: &str) -> String {
+    let named = parts.iter().take(NAMED).cloned().collect::<Vec<_>>().join(sep);
+    match parts.len().saturating_sub(NAMED) {
+        0 => named,
+        more => format!("{named}{sep}and {more} more"),
+    }
+}
+
 pub(super) fn reachable(members: &[MemberReading]) -> Verdict {
     let failing: Vec<String> =
         members.iter().filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.name))).collect();
@@ -222,7 +235,7 @@ pub(super) fn reachable(members: &[MemberReading]) -> Verdict {
     Verdict::new(
         Tri::False,
         Reason::ScrapeFailed,
-        format!("{} of {} members could not be read: {}.", failing.len(), members.len(), failing.join("; ")),
+        format!("{} of {} members could not be read: {}.", failing.len(), members.len(), first_few(&failing, "; ")),
     )
 }
 

@@ -212,3 +212,24 @@ fn a_database_near_its_quota_and_scarce_file_descriptors_are_warned_about() {
     let fine = eval(&State::default(), &[member(0.002, 0.002)], T0).ready;
     assert_eq!(fine.reason, "Evaluated");
 }
+
+#[test]
+fn a_hundred_unreachable_members_name_five_and_count_the_rest() {
+    let down: Vec<MemberReading> = (0..100)
+        .map(|i| MemberReading {
+            name: format!("etcd-{i}"),
+            error: Some("connection refused".into()),
+            ..Default::default()
+        })
+        .collect();
+    let e = eval(&State::default(), &down, T0);
+    let msg = &e.reachable.message;
+    assert!(msg.starts_with("100 of 100 members could not be read: etcd-0: connection refused;"), "{msg}");
+    assert!(msg.contains("etcd-4: connection refused; and 95 more."), "{msg}");
+    assert!(!msg.contains("etcd-5:"), "{msg}");
+    assert!(
+        e.slow_disk.message.contains("(etcd-0, etcd-1, etcd-2, etcd-3, etcd-4, and 95 more)"),
+        "{}",
+        e.slow_disk.message
+    );
+}
