@@ -33,6 +33,7 @@ pub struct ControlPlane {
     /// Time from starting etcd to kube-apiserver answering `/readyz`.
     pub start_to_ready: Duration,
     apiserver: Guarded,
+    apiserver_args: Vec<String>,
     etcd: Guarded,
     etcd_args: Vec<String>,
     etcd_metrics_port: u16,
@@ -77,14 +78,11 @@ impl ControlPlane {
             http_get(metrics, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
         })?;
         let server = format!("https://127.0.0.1:{secure}");
-        let apiserver = Guarded::spawn(
-            "kube-apiserver",
-            &binaries.kube_apiserver,
-            &apiserver_args(&certs, &etcd_url, secure),
-            &dir.join("kube-apiserver.log"),
-        )?;
+        let args = apiserver_args(&certs, &etcd_url, secure);
+        let apiserver =
+            Guarded::spawn("kube-apiserver", &binaries.kube_apiserver, &args, &dir.join("kube-apiserver.log"))?;
         let kubeconfig = dir.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, &server, &certs)?;
+        write_kubeconfig(&kubeconfig, &server, &certs.ca_cert, (&certs.admin_cert, &certs.admin_key))?;
         let probe = |path: &str| kubectl_cmd(&binaries.kubectl, &kubeconfig).args(["get", "--raw", path]).output();
         wait_for("kube-apiserver", &apiserver, READY_LIMIT, || {
             probe("/readyz").is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok")
@@ -102,6 +100,7 @@ impl ControlPlane {
             binaries,
             start_to_ready,
             apiserver,
+            apiserver_args: args,
             etcd,
             etcd_args,
             etcd_metrics_port: metrics,
@@ -119,6 +118,44 @@ impl ControlPlane {
         wait_for("etcd", &self.etcd, READY_LIMIT, || {
             http_get(port, "/health").is_ok_and(|b| b.contains("\"health\":\"true\""))
         })
+    }
+
+    /// Stops kube-apiserver (SIGTERM, as a rolling update of the API server does); etcd and the
+    /// data stay.
+    pub fn stop_apiserver(&mut self) {
+        self.apiserver.stop();
+    }
+
+    /// Starts kube-apiserver again on the same port, data and certificates, with `extra`
+    /// flags after the usual ones (a later flag wins), and waits for `/readyz`.
+    pub fn start_apiserver(&mut self, extra: &[&str]) -> Result<()> {
+        let mut args = self.apiserver_args.clone();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let log = self.dir.join("kube-apiserver.log");
+        self.apiserver = Guarded::spawn("kube-apiserver", &self.binaries.kube_apiserver, &args, &log)?;
+        let probe = || self.kubectl().args(["get", "--raw", "/readyz"]).output();
+        wait_for("kube-apiserver", &self.apiserver, READY_LIMIT, || {
+            probe().is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok")
+        })
+    }
+
+    /// [`stop_apiserver`](Self::stop_apiserver), then [`start_apiserver`](Self::start_apiserver).
+    pub fn restart_apiserver(&mut self, extra: &[&str]) -> Result<()> {
+        self.stop_apiserver();
+        self.start_apiserver(extra)
+    }
+
+    /// A kubeconfig for user `name` in `groups`, authenticated by a client certificate of the
+    /// control plane's CA (not system:masters unless asked: RBAC and API Priority and Fairness
+    /// apply to it). Written to `<dir>/<name>.kubeconfig`.
+    pub fn user_kubeconfig(&self, name: &str, groups: &[&str]) -> Result<PathBuf> {
+        let pki = self.dir.join("pki");
+        let (key, cert) = (pki.join(format!("user-{name}.key")), pki.join(format!("user-{name}.crt")));
+        let subject: String = groups.iter().map(|g| format!("/O={g}")).chain([format!("/CN={name}")]).collect();
+        certs::sign(&self.certs, &subject, "extendedKeyUsage=clientAuth", &key, &cert)?;
+        let path = self.dir.join(format!("{name}.kubeconfig"));
+        write_kubeconfig(&path, &self.server, &self.certs.ca_cert, (&cert, &key))?;
+        Ok(path)
     }
 
     /// A `kubectl` command (the version built with the API server) using this control plane.
@@ -218,12 +255,12 @@ fn apiserver_args(certs: &Certs, etcd_url: &str, secure_port: u16) -> Vec<String
     ]
 }
 
-fn write_kubeconfig(path: &Path, server: &str, certs: &Certs) -> Result<()> {
+fn write_kubeconfig(path: &Path, server: &str, ca: &Path, (cert, key): (&Path, &Path)) -> Result<()> {
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: continuum-testenv\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: continuum-testenv\n  context:\n    cluster: continuum-testenv\n    user: admin\n    namespace: default\ncurrent-context: continuum-testenv\n",
-        ca = certs.ca_cert.display(),
-        cert = certs.admin_cert.display(),
-        key = certs.admin_key.display(),
+        ca = ca.display(),
+        cert = cert.display(),
+        key = key.display(),
     );
     std::fs::write(path, text).map_err(io("writing the kubeconfig"))
 }
