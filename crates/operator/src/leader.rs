@@ -76,7 +76,7 @@ impl WriteGate {
         Self { inner: Arc::new(GateInner { deadline: None, renewed: Mutex::new(None) }) }
     }
 
-    fn elected(renew_deadline: Duration) -> Self {
+    pub(crate) fn elected(renew_deadline: Duration) -> Self {
         Self { inner: Arc::new(GateInner { deadline: Some(renew_deadline), renewed: Mutex::new(None) }) }
     }
 

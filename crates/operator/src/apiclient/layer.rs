@@ -97,8 +97,12 @@ where
     loop {
         attempt += 1;
         let Some(req) = next.take() else { return Err(TimedOut(limits.budget).into()) };
-        let spare = if attempt < limits.attempts { copy(&req) } else { None };
-        let sent = tokio::time::timeout_at(deadline, async { inner.ready().await?.call(req).await }).await;
+        let last = attempt >= limits.attempts;
+        let spare = if last { None } else { copy(&req) };
+        // An attempt that may be followed by another gets half the time left, so a timeout
+        // leaves room to try again.
+        let until = if last || spare.is_none() { deadline } else { Instant::now() + (deadline - Instant::now()) / 2 };
+        let sent = tokio::time::timeout_at(until, async { inner.ready().await?.call(req).await }).await;
         let (outcome, hint) = match &sent {
             Ok(Ok(answer)) => {
                 (Outcome::Status(answer.status().as_u16()), retry_after(answer.headers().get("retry-after")))
@@ -166,3 +170,7 @@ impl HttpBody for Deadline {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+#[path = "layer_tests.rs"]
+mod tests;
