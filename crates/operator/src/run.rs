@@ -31,14 +31,9 @@ pub async fn main(args: RunArgs) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     serve_admin(args.metrics_addr, metrics.clone()).await?;
     let (control, host) = configs(&args).await?;
+    let lease_cluster = host.as_ref().unwrap_or(&control);
     let mut elector = match args.leader.leader_elect {
-        true => {
-            let lease = apiclient::client(
-                host.clone().unwrap_or_else(|| control.clone()),
-                &apiclient::lease(settings.retry_period),
-            )?;
-            Some(Elector::new(lease, settings.clone(), metrics.clone()))
-        }
+        true => Some(elector(lease_cluster, &settings, &metrics)?),
         false => None,
     };
     let gate = elector.as_ref().map_or_else(WriteGate::always_open, Elector::gate);
@@ -71,6 +66,12 @@ pub async fn main(args: RunArgs) -> Result<()> {
         }
     }
     lead(rt, elector, shutdown).await
+}
+
+/// The elector, on a client of the Lease's own in the host cluster (`lease_cluster`).
+fn elector(lease_cluster: &Config, settings: &Settings, metrics: &Arc<Metrics>) -> Result<Elector> {
+    let client = apiclient::client(lease_cluster.clone(), &apiclient::lease(settings.retry_period))?;
+    Ok(Elector::new(client, settings.clone(), metrics.clone()))
 }
 
 fn leader_settings(args: &crate::cli::LeaderArgs) -> Result<Settings> {
