@@ -1,4 +1,5 @@
-//! The admin server: `/metrics` (OpenMetrics text), `/healthz` (the process answers) and
+//! The admin server: `/metrics` (OpenMetrics text), `/healthz` (the process answers and its
+//! reconciles do not stall, see [`Liveness`](crate::liveness::Liveness)) and
 //! `/readyz` (see [`Readiness`](crate::readiness::Readiness)); 404 for anything else.
 //!
 //! HTTP/1 on hyper, one task per connection, one request per connection. A client gets
@@ -70,7 +71,10 @@ async fn connection(stream: TcpStream, metrics: Arc<Metrics>, head_timeout: Dura
 pub fn respond(metrics: &Metrics, path: &str) -> Response<String> {
     let (status, content_type, body) = match path {
         "/metrics" => (StatusCode::OK, OPENMETRICS, metrics.encode()),
-        "/healthz" => (StatusCode::OK, TEXT, "ok\n".to_owned()),
+        "/healthz" => match metrics.liveness.problem(std::time::Instant::now()) {
+            None => (StatusCode::OK, TEXT, "ok\n".to_owned()),
+            Some(problem) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("{problem}\n")),
+        },
         "/readyz" => match metrics.readiness.problem() {
             None => (StatusCode::OK, TEXT, "ok\n".to_owned()),
             Some(problem) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("{problem}\n")),
@@ -144,6 +148,19 @@ mod tests {
         metrics.readiness.crds_established();
         assert_eq!(get(addr, "/readyz").await, (200, "text/plain".into(), "ok\n".into()));
         assert_eq!(get(addr, "/nothing-here").await, (404, "text/plain".into(), "not found\n".into()));
+    }
+
+    #[tokio::test]
+    async fn healthz_fails_while_reconciles_stall() {
+        let (addr, metrics) = start(super::HEAD_TIMEOUT).await;
+        let long_ago = std::time::Instant::now().checked_sub(Duration::from_secs(300));
+        let Some(long_ago) = long_ago else { return }; // a machine up for less than 5 minutes
+        metrics.liveness.with("OffloadPolicy", |c| c.ended("ns/p", long_ago, Some(Duration::from_secs(60))));
+        let (code, _, body) = get(addr, "/healthz").await;
+        assert_eq!(code, 503, "{body}");
+        assert!(body.starts_with("OffloadPolicy reconciles stalled"), "{body}");
+        metrics.liveness.with("OffloadPolicy", |c| c.ended("ns/p", std::time::Instant::now(), None));
+        assert_eq!(get(addr, "/healthz").await.0, 200);
     }
 
     #[tokio::test]

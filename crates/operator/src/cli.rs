@@ -75,6 +75,9 @@ pub struct RunArgs {
     /// None given: every URL is allowed.
     #[arg(long = "allowed-url", env = "CONTINUUM_ALLOWED_URLS", value_delimiter = ',', value_name = "PATTERN")]
     pub allowed_urls: Vec<String>,
+    /// Reconciles each controller (OffloadPolicy, EtcdHealth) runs at once; 0 means no bound.
+    #[arg(long, env = "CONTINUUM_MAX_CONCURRENT_RECONCILES", default_value_t = 16)]
+    pub max_concurrent_reconciles: u16,
     #[command(flatten)]
     pub leader: LeaderArgs,
 }

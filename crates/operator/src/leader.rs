@@ -14,7 +14,7 @@ use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{ObjectMeta, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::metrics::Metrics;
@@ -76,7 +76,7 @@ impl WriteGate {
         Self { inner: Arc::new(GateInner { deadline: None, renewed: Mutex::new(None) }) }
     }
 
-    fn elected(renew_deadline: Duration) -> Self {
+    pub(crate) fn elected(renew_deadline: Duration) -> Self {
         Self { inner: Arc::new(GateInner { deadline: Some(renew_deadline), renewed: Mutex::new(None) }) }
     }
 
@@ -138,9 +138,10 @@ enum Attempt {
 }
 
 impl Elector {
-    pub fn new(host: Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
+    /// `lease_client`: a client of the Lease's own (see [`crate::apiclient::lease`]).
+    pub fn new(lease_client: Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
         let gate = WriteGate::elected(settings.renew_deadline);
-        let api = Api::namespaced(host, &settings.namespace);
+        let api = Api::namespaced(lease_client, &settings.namespace);
         Self { api, settings, gate, metrics, observed: None }
     }
 
@@ -156,7 +157,9 @@ impl Elector {
     /// Lease is taken at once and an expired one right after it expires.
     pub async fn acquire(&mut self) {
         let config = watcher::Config::default().fields(&format!("metadata.name={}", self.settings.name));
-        let mut changes = watcher::watcher(self.api.clone(), config).boxed();
+        // Back-off between failed watch attempts (growing to a cap, with jitter): an API server
+        // that refuses the watch must not make the standby spin.
+        let mut changes = watcher::watcher(self.api.clone(), config).default_backoff().boxed();
         let mut last_holder: Option<String> = None;
         loop {
             let wait = match self.try_acquire_or_renew().await {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod allow;
+pub mod apiclient;
 pub mod check_etcd;
 pub mod cli;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod etcd;
 pub mod kit;
 pub mod leader;
+pub mod liveness;
 pub mod metrics;
 pub mod offload;
 pub mod readiness;

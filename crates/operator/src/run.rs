@@ -12,6 +12,7 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
 
 use crate::allow::AllowList;
+use crate::apiclient;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, Stop};
 use crate::kit::Runtime;
@@ -29,16 +30,23 @@ pub async fn main(args: RunArgs) -> Result<()> {
     let settings = leader_settings(&args.leader)?;
     let metrics = Arc::new(Metrics::default());
     serve_admin(args.metrics_addr, metrics.clone()).await?;
-    let (control, host) = clients(&args).await?;
+    let (control, host) = configs(&args).await?;
+    let lease_cluster = host.as_ref().unwrap_or(&control);
+    let mut elector = match args.leader.leader_elect {
+        true => Some(elector(lease_cluster, &settings, &metrics)?),
+        false => None,
+    };
+    let gate = elector.as_ref().map_or_else(WriteGate::always_open, Elector::gate);
+    let budget = apiclient::write_budget(args.leader.leader_elect.then_some(&settings));
+    let (control, host) = clients(control, host, apiclient::controllers(gate.clone(), budget)).await?;
     for crd in continuum_api::crds() {
         let name = crd.metadata.name.unwrap_or_default();
         wait_established(&control, &name, Duration::from_secs(args.crd_wait_seconds)).await?;
         tracing::info!(crd = %name, "CRD is established");
     }
     metrics.readiness.crds_established();
-    let mut elector = args.leader.leader_elect.then(|| Elector::new(host.clone(), settings, metrics.clone()));
-    let gate = elector.as_ref().map_or_else(WriteGate::always_open, Elector::gate);
-    let rt = Runtime { control, host, metrics: metrics.clone(), gate, allow: Arc::new(allow) };
+    let (allow, concurrency) = (Arc::new(allow), args.max_concurrent_reconciles);
+    let rt = Runtime { control, host, metrics: metrics.clone(), gate, allow, concurrency };
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     match elector.as_mut() {
@@ -58,6 +66,12 @@ pub async fn main(args: RunArgs) -> Result<()> {
         }
     }
     lead(rt, elector, shutdown).await
+}
+
+/// The elector, on a client of the Lease's own in the host cluster (`lease_cluster`).
+fn elector(lease_cluster: &Config, settings: &Settings, metrics: &Arc<Metrics>) -> Result<Elector> {
+    let client = apiclient::client(lease_cluster.clone(), &apiclient::lease(settings.retry_period))?;
+    Ok(Elector::new(client, settings.clone(), metrics.clone()))
 }
 
 fn leader_settings(args: &crate::cli::LeaderArgs) -> Result<Settings> {
@@ -84,22 +98,28 @@ async fn serve_admin(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> Resul
     Ok(())
 }
 
-/// The control-plane and host clients (see `--kubeconfig` and `--host-kubeconfig`).
-async fn clients(args: &RunArgs) -> Result<(Client, Client)> {
-    let control = connect(args.kubeconfig.as_deref()).await?;
+/// The control-plane config and, when the host cluster is another one, the host's (see
+/// `--kubeconfig` and `--host-kubeconfig`).
+async fn configs(args: &RunArgs) -> Result<(Config, Option<Config>)> {
+    let control = config(args.kubeconfig.as_deref()).await?;
     let host = match (&args.host_kubeconfig, &args.kubeconfig) {
-        (Some(path), _) => connect(Some(path)).await?,
-        (None, Some(_)) if in_cluster() => {
-            Client::try_from(Config::incluster().map_err(|e| Error::Kubeconfig(e.to_string()))?)?
-        }
-        (None, _) => control.clone(),
+        (Some(path), _) => Some(config(Some(path)).await?),
+        (None, Some(_)) if in_cluster() => Some(Config::incluster().map_err(|e| Error::Kubeconfig(e.to_string()))?),
+        (None, _) => None,
     };
+    Ok((control, host))
+}
+
+/// The controllers' clients of the control plane and of the host (one client when they are the
+/// same cluster), each on its own connection pool, with `resilience` under them.
+async fn clients(control: Config, host: Option<Config>, resilience: apiclient::Resilience) -> Result<(Client, Client)> {
+    let control = apiclient::client(control, &resilience)?;
     let version = control.apiserver_version().await?;
     tracing::info!(server = %version.git_version, "connected to the control-plane API server");
-    if args.host_kubeconfig.is_some() || args.kubeconfig.is_some() && in_cluster() {
-        let version = host.apiserver_version().await?;
-        tracing::info!(server = %version.git_version, "connected to the host cluster's API server");
-    }
+    let Some(host) = host else { return Ok((control.clone(), control)) };
+    let host = apiclient::client(host, &resilience)?;
+    let version = host.apiserver_version().await?;
+    tracing::info!(server = %version.git_version, "connected to the host cluster's API server");
     Ok((control, host))
 }
 
@@ -136,6 +156,7 @@ async fn lead(
         etcd.abort();
         offload.abort();
         metrics.readiness.standing_by();
+        metrics.liveness.standing_by();
         tracing::error!(writes = metrics.writes(), "stopping the controllers: {why}");
         return Err(Error::Stopped(why));
     }
@@ -153,19 +174,25 @@ fn in_cluster() -> bool {
     std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
 }
 
-/// A client from an explicit kubeconfig, or inferred (in-cluster, else $KUBECONFIG / ~/.kube/config).
-pub async fn connect(kubeconfig: Option<&Path>) -> Result<Client> {
-    let config = match kubeconfig {
+/// The config of an explicit kubeconfig, or inferred (in-cluster, else $KUBECONFIG / ~/.kube/config).
+pub async fn config(kubeconfig: Option<&Path>) -> Result<Config> {
+    match kubeconfig {
         Some(path) => {
             let kubeconfig =
                 Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?;
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| Error::Kubeconfig(e.to_string()))?
+                .map_err(|e| Error::Kubeconfig(e.to_string()))
         }
-        None => Config::infer().await.map_err(|e| Error::Kubeconfig(e.to_string()))?,
-    };
-    Ok(Client::try_from(config)?)
+        None => Config::infer().await.map_err(|e| Error::Kubeconfig(e.to_string())),
+    }
+}
+
+/// A client of `kubeconfig` (see [`config`]) with the operator's timeouts and retries (writes
+/// not gated: for commands other than `run`).
+pub async fn connect(kubeconfig: Option<&Path>) -> Result<Client> {
+    let resilience = apiclient::controllers(WriteGate::always_open(), apiclient::UNELECTED_WRITE_BUDGET);
+    Ok(apiclient::client(config(kubeconfig).await?, &resilience)?)
 }
 
 /// `install-crds`: server-side-applies the CRDs (field manager `continuum-operator`) and waits

@@ -35,6 +35,7 @@ pub struct ControlPlane {
     /// The audit log, when started with [`ControlPlane::start_audited`].
     pub audit_log: Option<PathBuf>,
     apiserver: Guarded,
+    apiserver_args: Vec<String>,
     etcd: Guarded,
     etcd_args: Vec<String>,
     etcd_metrics_port: u16,
@@ -100,7 +101,7 @@ impl ControlPlane {
         let apiserver =
             Guarded::spawn("kube-apiserver", &binaries.kube_apiserver, &args, &dir.join("kube-apiserver.log"))?;
         let kubeconfig = dir.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, &server, &certs)?;
+        write_kubeconfig(&kubeconfig, &server, &certs.ca_cert, (&certs.admin_cert, &certs.admin_key))?;
         let probe = |path: &str| kubectl_cmd(&binaries.kubectl, &kubeconfig).args(["get", "--raw", path]).output();
         wait_for("kube-apiserver", &apiserver, READY_LIMIT, || {
             probe("/readyz").is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok")
@@ -119,6 +120,7 @@ impl ControlPlane {
             start_to_ready,
             audit_log,
             apiserver,
+            apiserver_args: args,
             etcd,
             etcd_args,
             etcd_metrics_port: metrics,
@@ -142,11 +144,44 @@ impl ControlPlane {
     /// `system:masters` group: a cluster-admin whose requests can be told apart (for instance in
     /// the audit log) from the admin's.
     pub fn kubeconfig_for(&self, user: &str) -> Result<PathBuf> {
-        let (key, cert) = (self.dir.join(format!("{user}.key")), self.dir.join(format!("{user}.crt")));
-        let subject = format!("/O=system:masters/CN={user}");
+        self.user_kubeconfig(user, &["system:masters"])
+    }
+
+    /// Stops kube-apiserver (SIGTERM, as a rolling update of the API server does); etcd and the
+    /// data stay.
+    pub fn stop_apiserver(&mut self) {
+        self.apiserver.stop();
+    }
+
+    /// Starts kube-apiserver again on the same port, data and certificates, with `extra`
+    /// flags after the usual ones (a later flag wins), and waits for `/readyz`.
+    pub fn start_apiserver(&mut self, extra: &[&str]) -> Result<()> {
+        let mut args = self.apiserver_args.clone();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let log = self.dir.join("kube-apiserver.log");
+        self.apiserver = Guarded::spawn("kube-apiserver", &self.binaries.kube_apiserver, &args, &log)?;
+        let probe = || self.kubectl().args(["get", "--raw", "/readyz"]).output();
+        wait_for("kube-apiserver", &self.apiserver, READY_LIMIT, || {
+            probe().is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok")
+        })
+    }
+
+    /// [`stop_apiserver`](Self::stop_apiserver), then [`start_apiserver`](Self::start_apiserver).
+    pub fn restart_apiserver(&mut self, extra: &[&str]) -> Result<()> {
+        self.stop_apiserver();
+        self.start_apiserver(extra)
+    }
+
+    /// A kubeconfig for user `name` in `groups`, authenticated by a client certificate of the
+    /// control plane's CA (not system:masters unless asked: RBAC and API Priority and Fairness
+    /// apply to it). Written to `<dir>/<name>.kubeconfig`.
+    pub fn user_kubeconfig(&self, name: &str, groups: &[&str]) -> Result<PathBuf> {
+        let pki = self.dir.join("pki");
+        let (key, cert) = (pki.join(format!("user-{name}.key")), pki.join(format!("user-{name}.crt")));
+        let subject: String = groups.iter().map(|g| format!("/O={g}")).chain([format!("/CN={name}")]).collect();
         certs::sign(&self.certs, &subject, "extendedKeyUsage=clientAuth", &key, &cert)?;
-        let path = self.dir.join(format!("{user}.kubeconfig"));
-        write_kubeconfig_as(&path, &self.server, &self.certs.ca_cert, &cert, &key)?;
+        let path = self.dir.join(format!("{name}.kubeconfig"));
+        write_kubeconfig(&path, &self.server, &self.certs.ca_cert, (&cert, &key))?;
         Ok(path)
     }
 
@@ -247,11 +282,7 @@ fn apiserver_args(certs: &Certs, etcd_url: &str, secure_port: u16) -> Vec<String
     ]
 }
 
-fn write_kubeconfig(path: &Path, server: &str, certs: &Certs) -> Result<()> {
-    write_kubeconfig_as(path, server, &certs.ca_cert, &certs.admin_cert, &certs.admin_key)
-}
-
-fn write_kubeconfig_as(path: &Path, server: &str, ca: &Path, cert: &Path, key: &Path) -> Result<()> {
+fn write_kubeconfig(path: &Path, server: &str, ca: &Path, (cert, key): (&Path, &Path)) -> Result<()> {
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: continuum-testenv\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: continuum-testenv\n  context:\n    cluster: continuum-testenv\n    user: admin\n    namespace: default\ncurrent-context: continuum-testenv\n",
         ca = ca.display(),

@@ -116,6 +116,7 @@ fn check_deployment(deploy: &Value, karmada: bool) {
     for arg in ["--log-format=json", "--metrics-addr=0.0.0.0:8080", "--lease-namespace=continuum-system"] {
         assert!(args.contains(&arg), "{arg} missing from {args:?}");
     }
+    assert!(args.contains(&"--max-concurrent-reconciles=16"), "bounded reconciles missing from {args:?}");
     let env = |name: &str| c["env"].as_array().and_then(|e| e.iter().find(|v| v["name"] == name)).cloned();
     assert_eq!(env("POD_NAME").map(|v| v["valueFrom"]["fieldRef"]["fieldPath"].clone()), Some(json!("metadata.name")));
     assert_eq!(

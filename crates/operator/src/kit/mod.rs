@@ -18,11 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{Lookup, Store};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+
+use crate::liveness::Paced;
 
 pub use aging::Aging;
 pub use reuse::{Fetchers, Pacer};
@@ -104,30 +106,65 @@ pub fn error_policy<K: Resource<DynamicType = ()>, S>(obj: Arc<K>, err: &Error, 
 }
 
 /// Runs the controller for `K` until `shutdown`: `wire` may add watches (it gets the store of
-/// `K`), and the controller's first full list counts towards `/readyz`.
+/// `K`), and the controller's first full list counts towards `/readyz`. At most
+/// `rt.concurrency` reconciles run at once; each one's end is noted for `/healthz`.
 pub async fn run<K, S, W, R, Fut>(
     ctx: Arc<Context<S>>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     wire: W,
     reconcile: R,
 ) where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()> + Paced + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     S: Send + Sync + 'static,
     W: FnOnce(Controller<K>, Store<K>) -> Controller<K>,
     R: FnMut(Arc<K>, Arc<Context<S>>) -> Fut,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let (controller, store) = watch::controller::<K>(ctx.client());
-    report_synced(store.clone(), ctx.rt.metrics.clone(), K::kind(&()).into_owned());
+    let metrics = ctx.rt.metrics.clone();
+    report_synced(store.clone(), metrics.clone(), K::kind(&()).into_owned());
+    let config = controller::Config::default().concurrency(ctx.rt.concurrency);
     wire(controller, store)
+        .with_config(config)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy::<K, S>, ctx)
-        .for_each(|res| async move {
-            if let Err(err) = res {
-                tracing::debug!(kind = %K::kind(&()), %err, "reconcile");
+        .run(noted(reconcile, metrics.clone()), error_policy::<K, S>, ctx)
+        .for_each(|res| {
+            if let Err(controller::Error::ObjectNotFound(gone)) = &res {
+                let key = format!("{}/{}", gone.namespace.as_deref().unwrap_or_default(), gone.name);
+                metrics.liveness.with(&K::kind(&()), |c| c.forget(&key));
+            }
+            async move {
+                if let Err(err) = res {
+                    tracing::debug!(kind = %K::kind(&()), %err, "reconcile");
+                }
             }
         })
         .await;
+}
+
+/// `reconcile`, noting for `/healthz` when each call ends and whether its object is due again.
+fn noted<K, S, R, Fut>(
+    mut reconcile: R,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> impl FnMut(Arc<K>, Arc<Context<S>>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
+where
+    K: Resource<DynamicType = ()> + Paced,
+    R: FnMut(Arc<K>, Arc<Context<S>>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    move |obj, ctx| {
+        let key = format!("{}/{}", ResourceExt::namespace(&*obj).unwrap_or_default(), obj.name_any());
+        // Due again within the period (or the error retry); overdue after three of them.
+        let overdue_after = (obj.period() + RETRY).saturating_mul(3);
+        let (pending, metrics) = (reconcile(obj, ctx), metrics.clone());
+        Box::pin(async move {
+            let res = pending.await;
+            let waits = matches!(&res, Ok(a) if *a == Action::await_change());
+            let due = (!waits).then_some(overdue_after);
+            metrics.liveness.with(&K::kind(&()), |c| c.ended(&key, std::time::Instant::now(), due));
+            res
+        })
+    }
 }
 
 /// Resolves true once a controller's cache holds its first full list (false if it never will).

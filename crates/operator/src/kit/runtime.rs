@@ -20,6 +20,8 @@ pub struct Runtime {
     /// Closed when this replica does not lead: no write may be sent then.
     pub gate: WriteGate,
     pub allow: Arc<AllowList>,
+    /// Reconciles each controller runs at once (0: no bound).
+    pub concurrency: u16,
 }
 
 impl std::fmt::Debug for Runtime {

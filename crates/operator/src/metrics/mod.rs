@@ -48,6 +48,8 @@ pub struct Metrics {
     pub etcd: EtcdMetrics,
     /// Not a metric: what `/readyz` answers, kept here so one handle reaches the admin server.
     pub readiness: Readiness,
+    /// Not a metric: what `/healthz` answers (see [`Liveness`](crate::liveness::Liveness)).
+    pub liveness: crate::liveness::Liveness,
 }
 
 impl Default for Metrics {
@@ -65,7 +67,7 @@ impl Metrics {
         let leader = LeaderMetrics::register(&mut registry);
         let offload = OffloadMetrics::register(&mut registry);
         let etcd = EtcdMetrics::register(&mut registry);
-        Self { registry, api, leader, offload, etcd, readiness: Readiness::default() }
+        Self { registry, api, leader, offload, etcd, readiness: Readiness::default(), liveness: Default::default() }
     }
 
     /// Counts one write sent to the API.
